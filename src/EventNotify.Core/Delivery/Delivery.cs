@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EventNotify;
+
+/// <summary>One event for one recipient on one channel, and where it stands.</summary>
+[DebuggerDisplay("{Id,nq} {Channel,nq} {Status} attempts={Attempts}")]
+public sealed record Delivery
+{
+    /// <summary>The stable delivery id, the same on every attempt (sent as <c>webhook-id</c> / idempotency key).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The event delivered.</summary>
+    public required string EventId { get; init; }
+
+    /// <summary>The event's type (kept here so deliveries can be filtered by it).</summary>
+    public required string EventType { get; init; }
+
+    /// <summary>The subscription that caused the delivery, or <see langword="null"/> for an explicit recipient.</summary>
+    public string? SubscriptionId { get; init; }
+
+    /// <summary>The channel name.</summary>
+    public required string Channel { get; init; }
+
+    /// <summary>The address at routing time.</summary>
+    public required string Address { get; init; }
+
+    /// <summary>The event's tenant.</summary>
+    public string? TenantId { get; init; }
+
+    /// <summary>Where the delivery stands.</summary>
+    public DeliveryStatus Status { get; init; }
+
+    /// <summary>Attempts made since the delivery was created or last redelivered.</summary>
+    public int Attempts { get; init; }
+
+    /// <summary>When the delivery was created (the event was routed).</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the next attempt is due (pending deliveries).</summary>
+    public DateTimeOffset NextAttemptAt { get; init; }
+
+    /// <summary>Until when a worker holds the delivery; after that another may take it (crash recovery).</summary>
+    public DateTimeOffset? LeasedUntil { get; init; }
+
+    /// <summary>When the delivery reached a final status.</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>The last error, kept for dead letters.</summary>
+    public string? LastError { get; init; }
+
+    /// <summary>The last status code (HTTP status, SMTP reply code, provider code) if any.</summary>
+    public int? LastStatusCode { get; init; }
+
+    /// <summary>
+    /// Returns the stable id of the delivery of <paramref name="eventId"/> to <paramref name="target"/> (a subscription
+    /// id or a channel+address): <c>dlv_</c> + 26 base32 characters of a SHA-256 hash. Routing the same event again
+    /// (after a crash) yields the same ids, so no delivery is created twice.
+    /// </summary>
+    public static string CreateId(string eventId, string target)
+    {
+        ArgumentNullException.ThrowIfNull(eventId);
+        ArgumentNullException.ThrowIfNull(target);
+        var length = Encoding.UTF8.GetMaxByteCount(eventId.Length + target.Length + 1);
+        var rented = length <= 1024 ? null : System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        Span<byte> buffer = rented ?? stackalloc byte[1024];
+        var n = Encoding.UTF8.GetBytes(eventId, buffer);
+        buffer[n++] = (byte)'\n';
+        n += Encoding.UTF8.GetBytes(target, buffer[n..]);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(buffer[..n], hash);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return string.Create(30, hash[..16].ToArray(), static (chars, bytes) =>
+        {
+            const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+            "dlv_".CopyTo(chars);
+            // 16 bytes = 128 bits; 26 base32 digits carry 130 bits.
+            var bits = 0;
+            var acc = 0;
+            var j = 4;
+            foreach (var b in bytes)
+            {
+                acc = (acc << 8) | b;
+                bits += 8;
+                while (bits >= 5)
+                {
+                    chars[j++] = Alphabet[(acc >> (bits - 5)) & 31];
+                    bits -= 5;
+                }
+            }
+
+            chars[j] = Alphabet[(acc << (5 - bits)) & 31];
+        });
+    }
+}
+
+/// <summary>Where a delivery stands.</summary>
+public enum DeliveryStatus
+{
+    /// <summary>Waiting for its first or next attempt.</summary>
+    Pending = 0,
+
+    /// <summary>Delivered.</summary>
+    Succeeded = 1,
+
+    /// <summary>Gave up: a permanent failure or the last allowed attempt failed. Can be redelivered.</summary>
+    DeadLettered = 2,
+
+    /// <summary>Not attempted any more because its subscription was disabled or removed.</summary>
+    Cancelled = 3,
+}
+
+/// <summary>The outcome of one attempt.</summary>
+public enum AttemptOutcome
+{
+    /// <summary>The receiver accepted it.</summary>
+    Succeeded = 0,
+
+    /// <summary>A failure worth retrying (timeout, connection error, 5xx, throttling, an exception in the notifier).</summary>
+    TransientFailure = 1,
+
+    /// <summary>A failure that retrying cannot fix (bad address, 4xx rejection, 410 Gone).</summary>
+    PermanentFailure = 2,
+}
+
+/// <summary>The record of one attempt at a delivery.</summary>
+public sealed record DeliveryAttempt
+{
+    /// <summary>The delivery attempted.</summary>
+    public required string DeliveryId { get; init; }
+
+    /// <summary>1 for the first attempt (counting restarts from 1 after a redelivery).</summary>
+    public int AttemptNumber { get; init; }
+
+    /// <summary>When the attempt started.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>How long it took.</summary>
+    public TimeSpan Duration { get; init; }
+
+    /// <summary>The outcome.</summary>
+    public AttemptOutcome Outcome { get; init; }
+
+    /// <summary>The status code (HTTP status, SMTP reply code), if any.</summary>
+    public int? StatusCode { get; init; }
+
+    /// <summary>The error, if it failed.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The first few KB of the response body, if the channel kept it.</summary>
+    public string? Response { get; init; }
+
+    /// <summary>The provider's message id on success, if any.</summary>
+    public string? ProviderMessageId { get; init; }
+}

@@ -1,0 +1,98 @@
+namespace EventNotify;
+
+/// <summary>
+/// A channel adapter: sends one notification and says how it went. Adapters never retry on their own; the engine
+/// does. Exceptions and timeouts are treated as transient failures.
+/// </summary>
+public interface INotifier
+{
+    /// <summary>The channel name this adapter serves (lowercase, e.g. <c>webhook</c>).</summary>
+    string Channel { get; }
+
+    /// <summary>Sends <paramref name="notification"/>; honour <paramref name="cancellationToken"/> (attempt timeout, shutdown).</summary>
+    ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken);
+}
+
+/// <summary>What a notifier is asked to send: one attempt of one delivery.</summary>
+public sealed class Notification
+{
+    internal Notification(Delivery delivery, NotificationEvent @event, Subscription? subscription, string address)
+    {
+        Delivery = delivery;
+        Event = @event;
+        Subscription = subscription;
+        Address = address;
+    }
+
+    /// <summary>The delivery (its <see cref="EventNotify.Delivery.Id"/> is the idempotency key to send to the receiver).</summary>
+    public Delivery Delivery { get; }
+
+    /// <summary>The event.</summary>
+    public NotificationEvent Event { get; }
+
+    /// <summary>The subscription as it is now, or <see langword="null"/> for an explicit recipient.</summary>
+    public Subscription? Subscription { get; }
+
+    /// <summary>The address to send to.</summary>
+    public string Address { get; }
+
+    /// <summary>The delivery id, the same on every attempt.</summary>
+    public string DeliveryId => Delivery.Id;
+
+    /// <summary>The channel name.</summary>
+    public string Channel => Delivery.Channel;
+
+    /// <summary>This attempt's number, from 1.</summary>
+    public int AttemptNumber => Delivery.Attempts + 1;
+}
+
+/// <summary>How one attempt went, as classified by the notifier.</summary>
+public readonly record struct DeliveryResult
+{
+    private DeliveryResult(AttemptOutcome outcome, string? error, int? statusCode, TimeSpan? retryAfter, string? providerMessageId, bool disableSubscription, string? response)
+    {
+        Outcome = outcome;
+        Error = error;
+        StatusCode = statusCode;
+        RetryAfter = retryAfter;
+        ProviderMessageId = providerMessageId;
+        DisableSubscription = disableSubscription;
+        Response = response;
+    }
+
+    /// <summary>The outcome.</summary>
+    public AttemptOutcome Outcome { get; }
+
+    /// <summary>The error (failures).</summary>
+    public string? Error { get; }
+
+    /// <summary>The status code, if any.</summary>
+    public int? StatusCode { get; }
+
+    /// <summary>The receiver's requested wait before the next attempt (transient failures).</summary>
+    public TimeSpan? RetryAfter { get; }
+
+    /// <summary>The provider's message id (success).</summary>
+    public string? ProviderMessageId { get; }
+
+    /// <summary>Whether the subscription must be disabled (e.g. the endpoint answered 410 Gone).</summary>
+    public bool DisableSubscription { get; }
+
+    /// <summary>The first few KB of the response, kept in the attempt record.</summary>
+    public string? Response { get; }
+
+    /// <summary>Whether the attempt succeeded.</summary>
+    public bool IsSuccess => Outcome == AttemptOutcome.Succeeded;
+
+    /// <summary>The receiver accepted the notification.</summary>
+    public static DeliveryResult Success(string? providerMessageId = null, int? statusCode = null, string? response = null) =>
+        new(AttemptOutcome.Succeeded, null, statusCode, null, providerMessageId, false, response);
+
+    /// <summary>A failure worth retrying; <paramref name="retryAfter"/> is the receiver's requested wait, if it gave one.</summary>
+    public static DeliveryResult Transient(string error, int? statusCode = null, TimeSpan? retryAfter = null, string? response = null) =>
+        new(AttemptOutcome.TransientFailure, error, statusCode, retryAfter, null, false, response);
+
+    /// <summary>A failure retrying cannot fix: the delivery is dead-lettered at once.</summary>
+    public static DeliveryResult Permanent(string error, int? statusCode = null, bool disableSubscription = false, string? response = null) =>
+        new(AttemptOutcome.PermanentFailure, error, statusCode, null, null, disableSubscription, response);
+}

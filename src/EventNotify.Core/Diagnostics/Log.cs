@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace EventNotify.Diagnostics;
+
+/// <summary>Source-generated log messages. Ids, types, channels, codes and durations only: never bodies or secrets.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "EventNotify started: channels {Channels}, store {Store}")]
+    public static partial void Started(ILogger logger, string channels, string store);
+
+    [LoggerMessage(2, LogLevel.Information, "EventNotify stopping: waiting up to {Timeout} for in-flight work")]
+    public static partial void Stopping(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(3, LogLevel.Warning, "EventNotify stop timed out; {Count} deliveries left pending in the store")]
+    public static partial void StopTimedOut(ILogger logger, int count);
+
+    [LoggerMessage(4, LogLevel.Debug, "Delivery {DeliveryId} of event {EventId} on {Channel} succeeded in {DurationMs} ms (attempt {Attempt})")]
+    public static partial void Delivered(ILogger logger, string deliveryId, string eventId, string channel, double durationMs, int attempt);
+
+    [LoggerMessage(5, LogLevel.Information, "Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}, status {StatusCode}): {Error}; retry at {NextAttemptAt:O}")]
+    public static partial void RetryScheduled(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(6, LogLevel.Warning, "Delivery {DeliveryId} on {Channel} dead-lettered after {Attempt} attempts (status {StatusCode}): {Error}")]
+    public static partial void DeadLettered(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error);
+
+    [LoggerMessage(7, LogLevel.Error, "Routing event {EventId} failed; it stays in the store and is routed again on restart")]
+    public static partial void RoutingFailed(ILogger logger, Exception exception, string eventId);
+
+    [LoggerMessage(8, LogLevel.Error, "Processing delivery {DeliveryId} failed in the engine; it is attempted again when its lease ends")]
+    public static partial void ProcessingFailed(ILogger logger, Exception exception, string deliveryId);
+
+    [LoggerMessage(9, LogLevel.Error, "Reading due deliveries from the store failed; retrying")]
+    public static partial void SchedulerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "Subscription {SubscriptionId} disabled: {Reason}")]
+    public static partial void SubscriptionDisabled(ILogger logger, string subscriptionId, string reason);
+
+    [LoggerMessage(11, LogLevel.Information, "Recovered {Count} accepted but unrouted events from the store")]
+    public static partial void Recovered(ILogger logger, int count);
+
+    [LoggerMessage(12, LogLevel.Debug, "Delivery {DeliveryId} cancelled: subscription {SubscriptionId} is disabled or removed")]
+    public static partial void Cancelled(ILogger logger, string deliveryId, string subscriptionId);
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using EventNotify.Diagnostics;
+
+namespace EventNotify;
+
+/// <summary>
+/// One worker of a channel: takes deliveries from the queue, makes one attempt each, records the outcome and
+/// schedules the retry. It never lets an exception escape: a misbehaving notifier or store costs one delivery an
+/// attempt (or a lease period), never the worker.
+/// </summary>
+internal sealed class DeliveryWorker
+{
+    private readonly EventNotifyEngine _engine;
+    private readonly ChannelPool _pool;
+    private CancellationTokenSource _attemptCts;
+
+    public DeliveryWorker(EventNotifyEngine engine, ChannelPool pool)
+    {
+        _engine = engine;
+        _pool = pool;
+        _attemptCts = NewAttemptCts();
+    }
+
+    public async Task RunAsync()
+    {
+        var reader = _pool.Queue.Reader;
+        var abort = _engine.AbortToken;
+
+        // Shutdown deadline: cancel the attempt in progress (registered once, not per attempt).
+        using var registration = abort.UnsafeRegister(static s => ((DeliveryWorker)s!).CancelCurrentAttempt(), this);
+        try
+        {
+            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            {
+                while (!abort.IsCancellationRequested && reader.TryRead(out var item))
+                {
+                    await ProcessAsync(item).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            // Whatever is still queued stays leased in _inFlight and is released by StopAsync.
+        }
+        finally
+        {
+            _attemptCts.Dispose();
+        }
+    }
+
+    private void CancelCurrentAttempt()
+    {
+        try
+        {
+            Volatile.Read(ref _attemptCts).Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private CancellationTokenSource NewAttemptCts() => new(System.Threading.Timeout.InfiniteTimeSpan, _engine.Time);
+
+    private async ValueTask ProcessAsync(DueDelivery item)
+    {
+        var d = item.Delivery;
+        var interrupted = false;
+        try
+        {
+            Subscription? subscription = null;
+            var address = d.Address;
+            if (d.SubscriptionId is not null)
+            {
+                subscription = await _engine.Subscriptions.GetAsync(d.SubscriptionId, CancellationToken.None).ConfigureAwait(false);
+                if (subscription is not { Enabled: true })
+                {
+                    await _engine.CancelDeliveryAsync(d).ConfigureAwait(false);
+                    return;
+                }
+
+                address = subscription.Address;
+            }
+
+            var notification = new Notification(d, item.Event, subscription, address);
+            var time = _engine.Time;
+            var startedAt = time.GetUtcNow();
+            var started = time.GetTimestamp();
+            DeliveryResult result;
+            using (var activity = StartSendActivity(item))
+            {
+                result = await AttemptAsync(notification).ConfigureAwait(false);
+                activity?.SetTag("eventnotify.outcome", result.Outcome.ToString());
+                if (!result.IsSuccess)
+                {
+                    activity?.SetStatus(ActivityStatusCode.Error, result.Error);
+                }
+            }
+
+            if (_engine.AbortToken.IsCancellationRequested && !result.IsSuccess)
+            {
+                // Interrupted by the shutdown deadline: not the receiver's fault, so not counted as an attempt.
+                interrupted = true;
+                return;
+            }
+
+            await _engine.RecordOutcomeAsync(_pool, d, result, startedAt, time.GetElapsedTime(started)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.ProcessingFailed(_engine.Logger, ex, d.Id);
+        }
+        finally
+        {
+            if (!interrupted)
+            {
+                _engine.InFlightDone(d.Id);
+            }
+        }
+    }
+
+    private async ValueTask<DeliveryResult> AttemptAsync(Notification notification)
+    {
+        var timeout = _pool.Timeout;
+        var cts = _attemptCts;
+        if (timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            cts.CancelAfter(timeout);
+        }
+
+        try
+        {
+            var pending = _pool.Notifier.SendAsync(notification, cts.Token);
+            if (pending.IsCompletedSuccessfully)
+            {
+                return pending.Result;
+            }
+
+            // WaitAsync also bounds a notifier that ignores its token: the worker moves on, the send is abandoned.
+            return timeout == System.Threading.Timeout.InfiniteTimeSpan
+                ? await pending.AsTask().WaitAsync(_engine.AbortToken).ConfigureAwait(false)
+                : await pending.AsTask().WaitAsync(timeout, _engine.Time, _engine.AbortToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return DeliveryResult.Transient($"Timed out after {timeout.TotalSeconds:0.###} s.");
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested && !_engine.AbortToken.IsCancellationRequested)
+        {
+            return DeliveryResult.Transient($"Timed out after {timeout.TotalSeconds:0.###} s.");
+        }
+        catch (OperationCanceledException) when (_engine.AbortToken.IsCancellationRequested)
+        {
+            return DeliveryResult.Transient("Interrupted by shutdown.");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return DeliveryResult.Transient($"{ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            if (!cts.TryReset())
+            {
+                var fresh = NewAttemptCts();
+                Volatile.Write(ref _attemptCts, fresh);
+                cts.Dispose();
+                if (_engine.AbortToken.IsCancellationRequested)
+                {
+                    fresh.Cancel();
+                }
+            }
+        }
+    }
+
+    private static Activity? StartSendActivity(DueDelivery item)
+    {
+        if (!EventNotifyTelemetry.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext parent = default;
+        if (item.Event.Extensions.TryGetValue("traceparent", out var traceparent))
+        {
+            ActivityContext.TryParse(traceparent, null, out parent);
+        }
+
+        var activity = EventNotifyTelemetry.ActivitySource.StartActivity("eventnotify.deliver " + item.Delivery.Channel, ActivityKind.Client, parent);
+        activity?.SetTag("eventnotify.delivery.id", item.Delivery.Id);
+        activity?.SetTag("eventnotify.event.type", item.Delivery.EventType);
+        activity?.SetTag("eventnotify.channel", item.Delivery.Channel);
+        return activity;
+    }
+}

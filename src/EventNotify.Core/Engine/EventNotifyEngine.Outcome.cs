@@ -1,0 +1,90 @@
+using EventNotify.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace EventNotify;
+
+internal sealed partial class EventNotifyEngine
+{
+    internal EventNotifyOptions Options => _options;
+
+    internal TimeProvider Time => _time;
+
+    internal ILogger Logger => _logger;
+
+    internal ISubscriptionStore Subscriptions => _subscriptions;
+
+    internal CancellationToken AbortToken => _abort.Token;
+
+    /// <summary>The jitter source for retry delays; tests replace it to make backoff exact.</summary>
+    internal Func<double>? Randomizer { get; set; }
+
+    internal void InFlightDone(string deliveryId) => _inFlight.TryRemove(deliveryId, out _);
+
+    /// <summary>Decides the delivery's next state from one attempt's result, and records both.</summary>
+    internal async ValueTask RecordOutcomeAsync(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset startedAt, TimeSpan duration)
+    {
+        var now = _time.GetUtcNow();
+        var attempts = d.Attempts + 1;
+        DeliveryUpdate update;
+        switch (result.Outcome)
+        {
+            case AttemptOutcome.Succeeded:
+                update = new DeliveryUpdate(DeliveryStatus.Succeeded, attempts, now, now, null, result.StatusCode);
+                break;
+            case AttemptOutcome.TransientFailure when attempts < pool.Retry.MaxAttempts:
+                var next = now + pool.Retry.GetDelay(attempts, result.RetryAfter);
+                update = new DeliveryUpdate(DeliveryStatus.Pending, attempts, next, null, result.Error, result.StatusCode);
+                break;
+            default:
+                update = new DeliveryUpdate(DeliveryStatus.DeadLettered, attempts, now, now, result.Error ?? "Failed.", result.StatusCode);
+                break;
+        }
+
+        var attempt = new DeliveryAttempt
+        {
+            DeliveryId = d.Id,
+            AttemptNumber = attempts,
+            StartedAt = startedAt,
+            Duration = duration,
+            Outcome = result.Outcome,
+            StatusCode = result.StatusCode,
+            Error = result.Error,
+            Response = result.Response,
+            ProviderMessageId = result.ProviderMessageId,
+        };
+
+        await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+        _metrics.Attempt(d.Channel, result.Outcome, duration);
+
+        switch (update.Status)
+        {
+            case DeliveryStatus.Succeeded:
+                _metrics.Final(d.Channel, DeliveryStatus.Succeeded, now - d.CreatedAt);
+                Log.Delivered(_logger, d.Id, d.EventId, d.Channel, duration.TotalMilliseconds, attempts);
+                break;
+            case DeliveryStatus.Pending:
+                Log.RetryScheduled(_logger, d.Id, d.Channel, attempts, result.StatusCode, result.Error, update.NextAttemptAt);
+                SignalDue(update.NextAttemptAt);
+                break;
+            default:
+                _metrics.Final(d.Channel, DeliveryStatus.DeadLettered, null);
+                Log.DeadLettered(_logger, d.Id, d.Channel, attempts, result.StatusCode, result.Error);
+                break;
+        }
+
+        if (result.DisableSubscription && d.SubscriptionId is not null)
+        {
+            var reason = $"Disabled by the {d.Channel} channel after delivery {d.Id}: {result.Error}";
+            await _subscriptions.SetEnabledAsync(d.SubscriptionId, false, reason, CancellationToken.None).ConfigureAwait(false);
+            Log.SubscriptionDisabled(_logger, d.SubscriptionId, reason);
+        }
+    }
+
+    internal async ValueTask CancelDeliveryAsync(Delivery d)
+    {
+        var now = _time.GetUtcNow();
+        await _store.UpdateDeliveryAsync(d.Id, new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, "The subscription is disabled or removed.", null), CancellationToken.None).ConfigureAwait(false);
+        _metrics.Final(d.Channel, DeliveryStatus.Cancelled, null);
+        Log.Cancelled(_logger, d.Id, d.SubscriptionId ?? "");
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace EventNotify;
+
+internal sealed partial class EventNotifyEngine
+{
+    public async ValueTask<PublishReceipt> PublishAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
+    {
+        var e = Prepare(@event);
+        ThrowIfNotAccepting();
+        await WaitForRoomAsync(1, cancellationToken).ConfigureAwait(false);
+
+        using var activity = StartActivity("eventnotify.publish", ActivityKind.Producer);
+        activity?.SetTag("eventnotify.event.type", e.Type);
+        activity?.SetTag("eventnotify.event.id", e.Id);
+
+        var isNew = await _store.AppendAsync(e, cancellationToken).ConfigureAwait(false);
+        _metrics.Published(!isNew);
+        if (isNew)
+        {
+            await EnqueueForRoutingAsync(e).ConfigureAwait(false);
+        }
+
+        return new PublishReceipt(e.Id, !isNew);
+    }
+
+    public async ValueTask<IReadOnlyList<PublishReceipt>> PublishManyAsync(IEnumerable<NotificationEvent> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var prepared = events.Select(Prepare).ToArray();
+        if (prepared.Length == 0)
+        {
+            return [];
+        }
+
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in prepared)
+        {
+            if (!ids.Add(e.Id))
+            {
+                throw new EventValidationException($"NotificationEvent.Id '{e.Id}' appears twice in one PublishManyAsync call: ids must be unique within a batch.", nameof(NotificationEvent.Id));
+            }
+        }
+
+        ThrowIfNotAccepting();
+        await WaitForRoomAsync(Math.Min(prepared.Length, _options.RouteQueueCapacity), cancellationToken).ConfigureAwait(false);
+        var added = await _store.AppendManyAsync(prepared, cancellationToken).ConfigureAwait(false);
+        var receipts = new PublishReceipt[prepared.Length];
+        for (var i = 0; i < prepared.Length; i++)
+        {
+            _metrics.Published(!added[i]);
+            receipts[i] = new PublishReceipt(prepared[i].Id, !added[i]);
+            if (added[i])
+            {
+                await EnqueueForRoutingAsync(prepared[i]).ConfigureAwait(false);
+            }
+        }
+
+        return receipts;
+    }
+
+    private NotificationEvent Prepare(NotificationEvent e)
+    {
+        EventRules.ValidateEvent(e, _options.MaxDataBytes);
+        for (var i = 0; i < e.Recipients.Count; i++)
+        {
+            if (!_pools.ContainsKey(e.Recipients[i].Channel))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Recipients[{i}].Channel '{e.Recipients[i].Channel}' has no registered notifier (registered: {_channelList}).",
+                    nameof(NotificationEvent.Recipients));
+            }
+        }
+
+        var needsTrace = Activity.Current is { } current && !e.Extensions.ContainsKey("traceparent");
+        if (e.Source is null || e.Time == default || needsTrace)
+        {
+            var extensions = e.Extensions;
+            if (needsTrace)
+            {
+                var copy = new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal) { ["traceparent"] = Activity.Current!.Id! };
+                extensions = copy;
+            }
+
+            e = e with
+            {
+                Source = e.Source ?? _options.Source,
+                Time = e.Time == default ? _time.GetUtcNow() : e.Time,
+                Extensions = extensions,
+            };
+        }
+
+        return e;
+    }
+
+    private async ValueTask WaitForRoomAsync(int count, CancellationToken cancellationToken)
+    {
+        var reader = _routeQueue.Reader;
+        if (reader.Count + count <= _options.RouteQueueCapacity)
+        {
+            return;
+        }
+
+        if (_options.QueueFullMode == QueueFullMode.Reject)
+        {
+            throw new EventQueueFullException(
+                $"The routing queue is full ({_options.RouteQueueCapacity} events, EventNotifyOptions.RouteQueueCapacity) and QueueFullMode is Reject: the event was not accepted; retry later.");
+        }
+
+        // Back-pressure: wait before the store accepts anything, so a cancelled wait leaves nothing half-done.
+        if (!await _routeQueue.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ThrowIfNotAccepting();
+        }
+    }
+
+    private async ValueTask EnqueueForRoutingAsync(NotificationEvent e)
+    {
+        // The event is already accepted: this write must not be cancelled by the caller, or it would sit unrouted
+        // until the next start. If the engine stopped meanwhile, it stays in the store and is recovered on start.
+        try
+        {
+            if (!_routeQueue.Writer.TryWrite(e))
+            {
+                await _routeQueue.Writer.WriteAsync(e, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (ChannelClosedException)
+        {
+        }
+    }
+}

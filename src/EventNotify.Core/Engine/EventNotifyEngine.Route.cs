@@ -1,0 +1,175 @@
+using System.Threading.Channels;
+using EventNotify.Diagnostics;
+
+namespace EventNotify;
+
+internal sealed partial class EventNotifyEngine
+{
+    private async Task RouteLoopAsync()
+    {
+        var reader = _routeQueue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var e))
+                {
+                    await RouteAsync(e).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // Shutdown deadline: what is still queued stays unrouted in the store and is recovered on start.
+        }
+    }
+
+    private async ValueTask RouteAsync(NotificationEvent e)
+    {
+        try
+        {
+            var subscriptions = await _subscriptions.MatchAsync(e.Type, e.TenantId, _abort.Token).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var scheduled = e.NotBefore is { } nb && nb > now;
+            var due = scheduled ? e.NotBefore!.Value : now;
+            DateTimeOffset? lease = scheduled ? null : now + _options.LeaseDuration;
+
+            var deliveries = new Delivery[subscriptions.Count + e.Recipients.Count];
+            var n = 0;
+            foreach (var s in subscriptions)
+            {
+                deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.CreateId(e.Id, s.Id), now, due, lease);
+            }
+
+            foreach (var r in e.Recipients)
+            {
+                var target = string.Concat(r.Channel, ":", r.Address);
+                var id = Delivery.CreateId(e.Id, target);
+                if (Array.FindIndex(deliveries, 0, n, d => d.Id == id) < 0)
+                {
+                    deliveries[n++] = NewDelivery(e, null, r.Channel, r.Address, id, now, due, lease);
+                }
+            }
+
+            if (n < deliveries.Length)
+            {
+                Array.Resize(ref deliveries, n);
+            }
+
+            if (!await _store.SaveRoutedAsync(e.Id, deliveries, _abort.Token).ConfigureAwait(false))
+            {
+                return; // routed before (recovery raced with live traffic): its deliveries are already on their way.
+            }
+
+            if (scheduled)
+            {
+                SignalDue(due);
+                return;
+            }
+
+            foreach (var d in deliveries)
+            {
+                await EnqueueDeliveryAsync(new DueDelivery(d, e), _abort.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            Log.RoutingFailed(_logger, ex, e.Id);
+        }
+    }
+
+    private static Delivery NewDelivery(NotificationEvent e, string? subscriptionId, string channel, string address, string id, DateTimeOffset now, DateTimeOffset due, DateTimeOffset? lease) => new()
+    {
+        Id = id,
+        EventId = e.Id,
+        EventType = e.Type,
+        SubscriptionId = subscriptionId,
+        Channel = channel,
+        Address = address,
+        TenantId = e.TenantId,
+        Status = DeliveryStatus.Pending,
+        CreatedAt = now,
+        NextAttemptAt = due,
+        LeasedUntil = lease,
+    };
+
+    /// <summary>Hands a leased delivery to its channel's workers, waiting for room (back-pressure).</summary>
+    private async ValueTask EnqueueDeliveryAsync(DueDelivery item, CancellationToken cancellationToken)
+    {
+        if (!_inFlight.TryAdd(item.Delivery.Id, 0))
+        {
+            return; // already queued or being sent in this process
+        }
+
+        if (!_pools.TryGetValue(item.Delivery.Channel, out var pool))
+        {
+            await CompleteWithoutNotifierAsync(item.Delivery).ConfigureAwait(false);
+            return;
+        }
+
+        // If this wait is cancelled (shutdown), the id stays in _inFlight and is released in StopAsync.
+        if (!pool.Queue.Writer.TryWrite(item))
+        {
+            await pool.Queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CompleteWithoutNotifierAsync(Delivery d)
+    {
+        try
+        {
+            var now = _time.GetUtcNow();
+            var error = $"No notifier is registered for channel '{d.Channel}' (registered: {_channelList}).";
+            var attempt = new DeliveryAttempt { DeliveryId = d.Id, AttemptNumber = d.Attempts + 1, StartedAt = now, Outcome = AttemptOutcome.PermanentFailure, Error = error };
+            await _store.RecordAttemptAsync(attempt, new DeliveryUpdate(DeliveryStatus.DeadLettered, d.Attempts + 1, now, now, error, null), CancellationToken.None).ConfigureAwait(false);
+            _metrics.Final(d.Channel, DeliveryStatus.DeadLettered, null);
+            Log.DeadLettered(_logger, d.Id, d.Channel, d.Attempts + 1, null, error);
+        }
+        finally
+        {
+            _inFlight.TryRemove(d.Id, out _);
+        }
+    }
+
+    private async Task RecoverUnroutedAsync()
+    {
+        var recovered = 0;
+        try
+        {
+            string? after = null;
+            while (!_abort.IsCancellationRequested)
+            {
+                var page = await _store.GetUnroutedEventsAsync(after, 256, _abort.Token).ConfigureAwait(false);
+                if (page.Count == 0)
+                {
+                    break;
+                }
+
+                foreach (var e in page)
+                {
+                    await _routeQueue.Writer.WriteAsync(e, _abort.Token).ConfigureAwait(false);
+                    recovered++;
+                }
+
+                after = page[^1].Id;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            // Stopping: the rest is recovered on the next start.
+        }
+        catch (Exception ex)
+        {
+            Log.RoutingFailed(_logger, ex, "(recovery)");
+        }
+
+        if (recovered > 0)
+        {
+            Log.Recovered(_logger, recovered);
+        }
+    }
+}

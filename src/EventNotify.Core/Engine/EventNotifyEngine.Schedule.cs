@@ -1,0 +1,96 @@
+using EventNotify.Diagnostics;
+
+namespace EventNotify;
+
+internal sealed partial class EventNotifyEngine
+{
+    /// <summary>
+    /// Tells the scheduler a delivery becomes due at <paramref name="due"/>. Wakes it only when that is earlier than
+    /// the wake-up it planned, so a burst of retries costs one store query, not one per retry.
+    /// </summary>
+    internal void SignalDue(DateTimeOffset due)
+    {
+        if (due.UtcTicks < Volatile.Read(ref _plannedWakeTicks))
+        {
+            Volatile.Read(ref _schedulerSignal).TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Reads due deliveries (retries, scheduled events, deliveries whose lease ended) from the store and hands them to
+    /// the channel workers. One loop, one timer: the backlog lives in the store, not in memory.
+    /// </summary>
+    private async Task ScheduleLoopAsync()
+    {
+        var ct = _stopScheduling.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            // Awake: any signal from now on must make the next wait return at once (it may concern a due time
+            // the query below has already passed), so the planned wake is "never" until we plan again.
+            Volatile.Write(ref _plannedWakeTicks, long.MaxValue);
+            var signal = _schedulerSignal;
+            if (signal.Task.IsCompleted)
+            {
+                Interlocked.CompareExchange(ref _schedulerSignal, NewSignal(), signal);
+                signal = _schedulerSignal;
+            }
+
+            try
+            {
+                var now = _time.GetUtcNow();
+                var due = await _store.ClaimDueDeliveriesAsync(now, now + _options.LeaseDuration, _options.ClaimBatchSize, ct).ConfigureAwait(false);
+                for (var i = 0; i < due.Count; i++)
+                {
+                    try
+                    {
+                        await EnqueueDeliveryAsync(due[i], ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Stopping while waiting for room: give the rest of the batch back unattempted.
+                        var rest = due.Skip(i).Select(d => d.Delivery.Id).Where(id => !_inFlight.ContainsKey(id)).ToArray();
+                        await _store.ReleaseAsync(rest, CancellationToken.None).ConfigureAwait(false);
+                        throw;
+                    }
+                }
+
+                if (due.Count >= _options.ClaimBatchSize)
+                {
+                    continue; // more may be due right now
+                }
+
+                var wake = now + _options.PollInterval;
+                if (await _store.GetNextDueTimeAsync(ct).ConfigureAwait(false) is { } next && next < wake)
+                {
+                    wake = next;
+                }
+
+                Volatile.Write(ref _plannedWakeTicks, wake.UtcTicks);
+                var delay = wake - _time.GetUtcNow();
+                if (delay > TimeSpan.Zero && !signal.Task.IsCompleted)
+                {
+                    using var wakeUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var timer = Task.Delay(delay, _time, wakeUp.Token);
+                    await Task.WhenAny(timer, signal.Task).ConfigureAwait(false);
+                    await wakeUp.CancelAsync().ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.SchedulerFailed(_logger, ex);
+                try
+                {
+                    await Task.Delay(_options.PollInterval, _time, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+}

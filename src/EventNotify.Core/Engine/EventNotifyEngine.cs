@@ -1,0 +1,229 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using EventNotify.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EventNotify;
+
+/// <summary>
+/// The three-stage engine: publish → route → push, joined by bounded channels. Runs as a hosted service.
+/// </summary>
+/// <remarks>
+/// Nothing accepted is lost: an event is in the store before <see cref="PublishAsync"/> returns; a delivery is in
+/// the store (leased to this process) before it enters a push queue. Whatever is in memory when the process dies is
+/// found again in the store: unrouted events at start, leased deliveries when their lease ends.
+/// </remarks>
+internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedService, IAsyncDisposable
+{
+    private const int Created = 0, Running = 1, Stopping = 2, Stopped = 3;
+
+    private readonly EventNotifyOptions _options;
+    private readonly IEventStore _store;
+    private readonly ISubscriptionStore _subscriptions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly EventNotifyMetrics _metrics;
+    private readonly FrozenDictionary<string, ChannelPool> _pools;
+    private readonly Channel<NotificationEvent> _routeQueue;
+    private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopScheduling = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly string _channelList;
+
+    private int _state;
+    private Task[] _routers = [];
+    private Task _scheduler = Task.CompletedTask;
+    private Task _recovery = Task.CompletedTask;
+    private TaskCompletionSource _schedulerSignal = NewSignal();
+    private long _plannedWakeTicks = long.MaxValue;
+
+    public EventNotifyEngine(
+        IOptions<EventNotifyOptions> options,
+        IEventStore store,
+        ISubscriptionStore subscriptions,
+        IEnumerable<INotifier> notifiers,
+        EventNotifyMetrics metrics,
+        TimeProvider? timeProvider = null,
+        ILogger<EventNotifyEngine>? logger = null)
+    {
+        _options = options.Value;
+        _store = store;
+        _subscriptions = subscriptions;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _metrics = metrics;
+
+        var pools = new Dictionary<string, ChannelPool>(StringComparer.Ordinal);
+        foreach (var notifier in notifiers)
+        {
+            if (!EventRules.IsValidChannelName(notifier.Channel))
+            {
+                throw new InvalidOperationException($"Notifier {notifier.GetType().Name} has an invalid Channel name '{notifier.Channel}': use lowercase letters, digits, '_' and '-'.");
+            }
+
+            if (pools.ContainsKey(notifier.Channel))
+            {
+                throw new InvalidOperationException($"Two notifiers are registered for channel '{notifier.Channel}' ({pools[notifier.Channel].Notifier.GetType().Name} and {notifier.GetType().Name}); register one per channel.");
+            }
+
+            pools[notifier.Channel] = new ChannelPool(this, notifier, _options.Channels.TryGetValue(notifier.Channel, out var c) ? c : null);
+        }
+
+        _pools = pools.ToFrozenDictionary(StringComparer.Ordinal);
+        _channelList = _pools.Count == 0 ? "(none)" : string.Join(", ", _pools.Keys.Order(StringComparer.Ordinal));
+        _routeQueue = Channel.CreateBounded<NotificationEvent>(new BoundedChannelOptions(_options.RouteQueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = _options.RouterConcurrency == 1,
+            SingleWriter = false,
+        });
+
+        _metrics.ObserveQueues(ObserveQueues);
+    }
+
+    /// <summary>The channel names that have a notifier.</summary>
+    public IReadOnlyCollection<string> Channels => _pools.Keys;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _state, Running, Created) != Created)
+        {
+            return;
+        }
+
+        foreach (var s in _options.Subscriptions)
+        {
+            if (await _subscriptions.GetAsync(s.Id, cancellationToken).ConfigureAwait(false) is null)
+            {
+                await _subscriptions.AddAsync(s, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _subscriptions.UpdateAsync(s, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var pool in _pools.Values)
+        {
+            pool.Start();
+        }
+
+        _routers = new Task[_options.RouterConcurrency];
+        for (var i = 0; i < _routers.Length; i++)
+        {
+            _routers[i] = Task.Run(RouteLoopAsync, CancellationToken.None);
+        }
+
+        _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
+        _scheduler = Task.Run(ScheduleLoopAsync, CancellationToken.None);
+        Log.Started(_logger, _channelList, _store.GetType().Name);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _state, Stopping, Running) != Running)
+        {
+            Interlocked.CompareExchange(ref _state, Stopped, Created);
+            return;
+        }
+
+        Log.Stopping(_logger, _options.ShutdownTimeout);
+
+        // No new events; the routers finish what is queued, then the push queues are completed and drained.
+        _routeQueue.Writer.TryComplete();
+        await _stopScheduling.CancelAsync().ConfigureAwait(false);
+        var drain = DrainAsync();
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_options.ShutdownTimeout != Timeout.InfiniteTimeSpan)
+        {
+            deadline.CancelAfter(_options.ShutdownTimeout);
+        }
+
+        try
+        {
+            await drain.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: interrupt what is running. Interrupted attempts are not counted; the deliveries stay pending.
+            await _abort.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await drain.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        var leftovers = _inFlight.Keys.ToArray();
+        if (leftovers.Length > 0)
+        {
+            Log.StopTimedOut(_logger, leftovers.Length);
+            try
+            {
+                await _store.ReleaseAsync(leftovers, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Not releasing only delays them: their leases end and they are attempted again.
+                Log.SchedulerFailed(_logger, ex);
+            }
+        }
+
+        Volatile.Write(ref _state, Stopped);
+    }
+
+    private async Task DrainAsync()
+    {
+        await Task.WhenAll(_routers).ConfigureAwait(false);
+        await _recovery.ConfigureAwait(false);
+        await _scheduler.ConfigureAwait(false);
+        foreach (var pool in _pools.Values)
+        {
+            pool.Complete();
+        }
+
+        await Task.WhenAll(_pools.Values.Select(p => p.Completion)).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Volatile.Read(ref _state) == Running)
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        _stopScheduling.Dispose();
+        _abort.Dispose();
+    }
+
+    private IEnumerable<Measurement<long>> ObserveQueues()
+    {
+        yield return new Measurement<long>(_routeQueue.Reader.Count, new KeyValuePair<string, object?>("stage", "route"));
+        foreach (var pool in _pools.Values)
+        {
+            yield return new Measurement<long>(pool.QueueDepth, new("stage", "push"), new("channel", pool.Notifier.Channel));
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void ThrowIfNotAccepting()
+    {
+        if (Volatile.Read(ref _state) >= Stopping)
+        {
+            throw new EventNotifyStoppedException("EventNotify is stopping or stopped: no more events are accepted. Publish before the host stops.");
+        }
+    }
+
+    private static Activity? StartActivity(string name, ActivityKind kind, ActivityContext parent = default) =>
+        EventNotifyTelemetry.ActivitySource.HasListeners() ? EventNotifyTelemetry.ActivitySource.StartActivity(name, kind, parent) : null;
+}

@@ -1,0 +1,212 @@
+using System.Text.Json;
+
+namespace EventNotify;
+
+/// <summary>The validation rules for events, subscriptions and names, shared by the publisher and the stores.</summary>
+public static class EventRules
+{
+    /// <summary>The longest event id, subscription id or event type accepted: 256 characters.</summary>
+    public const int MaxIdLength = 256;
+
+    /// <summary>
+    /// Returns <see langword="true"/> when <paramref name="type"/> is dot-separated segments of lowercase letters,
+    /// digits, <c>_</c> and <c>-</c>, each starting with a letter or digit (e.g. <c>order.paid</c>).
+    /// </summary>
+    public static bool IsValidEventType(ReadOnlySpan<char> type)
+    {
+        if (type.IsEmpty || type.Length > MaxIdLength)
+        {
+            return false;
+        }
+
+        var segmentStart = true;
+        foreach (var c in type)
+        {
+            if (c == '.')
+            {
+                if (segmentStart)
+                {
+                    return false;
+                }
+
+                segmentStart = true;
+                continue;
+            }
+
+            var letterOrDigit = c is (>= 'a' and <= 'z') or (>= '0' and <= '9');
+            if (!letterOrDigit && (segmentStart || c is not ('_' or '-')))
+            {
+                return false;
+            }
+
+            segmentStart = false;
+        }
+
+        return !segmentStart;
+    }
+
+    /// <summary>Returns <see langword="true"/> when <paramref name="channel"/> is a valid channel name (lowercase letters, digits, <c>_</c>, <c>-</c>).</summary>
+    public static bool IsValidChannelName(ReadOnlySpan<char> channel) =>
+        !channel.IsEmpty && channel.Length <= 64 && !channel.Contains('.') && IsValidEventType(channel);
+
+    /// <summary>Returns <see langword="true"/> when <paramref name="id"/> is a valid id: 1–256 characters, no <c>.</c>, no whitespace or control characters.</summary>
+    public static bool IsValidId(ReadOnlySpan<char> id)
+    {
+        if (id.IsEmpty || id.Length > MaxIdLength)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (c == '.' || char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal static bool HasControlCharacters(ReadOnlySpan<char> value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    internal static void ValidateEvent(NotificationEvent e, int maxDataBytes)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        if (string.IsNullOrEmpty(e.Type))
+        {
+            throw new EventValidationException("NotificationEvent.Type is required: give a dotted lowercase event type such as 'order.paid'.", nameof(NotificationEvent.Type));
+        }
+
+        if (!IsValidEventType(e.Type))
+        {
+            throw new EventValidationException(
+                $"NotificationEvent.Type '{Truncate(e.Type)}' is invalid: it must be dot-separated segments of lowercase letters, digits, '_' and '-' (e.g. 'order.paid'), at most {MaxIdLength} characters.",
+                nameof(NotificationEvent.Type));
+        }
+
+        if (!IsValidId(e.Id))
+        {
+            throw new EventValidationException(
+                $"NotificationEvent.Id '{Truncate(e.Id)}' is invalid: it must be 1 to {MaxIdLength} characters with no '.', whitespace or control characters.",
+                nameof(NotificationEvent.Id));
+        }
+
+        if (e.Data.Length > maxDataBytes)
+        {
+            throw new EventValidationException(
+                $"NotificationEvent.Data is {e.Data.Length} bytes, over the limit of {maxDataBytes} bytes (EventNotifyOptions.MaxDataBytes).",
+                nameof(NotificationEvent.Data));
+        }
+
+        if (!e.Data.IsEmpty && e.DataContentType.Contains("json", StringComparison.OrdinalIgnoreCase) && !IsWellFormedJson(e.Data.Span))
+        {
+            throw new EventValidationException(
+                $"NotificationEvent.Data is not well-formed UTF-8 JSON although DataContentType is '{e.DataContentType}'.",
+                nameof(NotificationEvent.Data));
+        }
+
+        if (e.Subject is { Length: > 1024 } || (e.Subject is not null && HasControlCharacters(e.Subject)))
+        {
+            throw new EventValidationException("NotificationEvent.Subject must be at most 1024 characters with no control characters.", nameof(NotificationEvent.Subject));
+        }
+
+        if (e.TenantId is not null && !IsValidId(e.TenantId))
+        {
+            throw new EventValidationException(
+                $"NotificationEvent.TenantId '{Truncate(e.TenantId)}' is invalid: it must be 1 to {MaxIdLength} characters with no '.', whitespace or control characters.",
+                nameof(NotificationEvent.TenantId));
+        }
+
+        if (e.Source is not null && (e.Source.Length == 0 || HasControlCharacters(e.Source)))
+        {
+            throw new EventValidationException("NotificationEvent.Source must be a non-empty URI reference with no control characters.", nameof(NotificationEvent.Source));
+        }
+
+        ArgumentNullException.ThrowIfNull(e.Recipients, nameof(NotificationEvent.Recipients));
+        for (var i = 0; i < e.Recipients.Count; i++)
+        {
+            var r = e.Recipients[i];
+            if (r is null || !IsValidChannelName(r.Channel))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Recipients[{i}].Channel '{r?.Channel}' is invalid: it must be a channel name of lowercase letters, digits, '_' and '-'.",
+                    nameof(NotificationEvent.Recipients));
+            }
+
+            if (string.IsNullOrWhiteSpace(r.Address) || r.Address.Length > 2048 || HasControlCharacters(r.Address))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Recipients[{i}].Address is invalid: it must be 1 to 2048 characters with no control characters (CR/LF injection is refused).",
+                    nameof(NotificationEvent.Recipients));
+            }
+        }
+
+        ArgumentNullException.ThrowIfNull(e.Extensions, nameof(NotificationEvent.Extensions));
+        foreach (var (name, value) in e.Extensions)
+        {
+            if (!IsValidExtensionName(name))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Extensions name '{Truncate(name)}' is invalid: CloudEvents extension names are 1 to 20 lowercase letters or digits.",
+                    nameof(NotificationEvent.Extensions));
+            }
+
+            if (value is null || HasControlCharacters(value))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Extensions['{name}'] must be a string with no control characters.",
+                    nameof(NotificationEvent.Extensions));
+            }
+        }
+    }
+
+    private static bool IsValidExtensionName(string name)
+    {
+        if (name.Length is 0 or > 20)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9')))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsWellFormedJson(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            while (reader.Read())
+            {
+            }
+
+            return reader.BytesConsumed == utf8.Length || utf8[(int)reader.BytesConsumed..].Trim(" \t\r\n"u8).IsEmpty;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    internal static string Truncate(string? value) =>
+        value is null ? "(null)" : value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 61), "...");
+}

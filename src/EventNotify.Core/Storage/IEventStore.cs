@@ -1,0 +1,145 @@
+namespace EventNotify;
+
+/// <summary>
+/// The persistence behind the engine. <see cref="AppendAsync"/> is the durable point: an event is accepted once it
+/// returns. Implementations: <see cref="InMemoryEventStore"/> (not durable), SQLite and PostgreSQL packages.
+/// Every method is safe to call concurrently; durable implementations are expected to batch concurrent writes.
+/// </summary>
+public interface IEventStore
+{
+    /// <summary>Stores a new, not yet routed event. Returns <see langword="false"/> when an event with that id exists (nothing changes).</summary>
+    ValueTask<bool> AppendAsync(NotificationEvent @event, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores several events atomically; element <c>i</c> of the result says whether event <c>i</c> was new.</summary>
+    ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Marks an event routed and stores its deliveries, atomically. Returns <see langword="false"/> (and stores nothing)
+    /// when the event was already routed.
+    /// </summary>
+    ValueTask<bool> SaveRoutedAsync(string eventId, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores extra deliveries (replay); deliveries whose id exists are left alone. Returns how many were new.</summary>
+    ValueTask<int> AddDeliveriesAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads up to <paramref name="max"/> events that were accepted but not routed, ordered by id, after <paramref name="afterId"/>.</summary>
+    ValueTask<IReadOnlyList<NotificationEvent>> GetUnroutedEventsAsync(string? afterId, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes up to <paramref name="max"/> pending deliveries due at <paramref name="now"/> that no one holds, and holds
+    /// them until <paramref name="leaseUntil"/> so no other reader takes them meanwhile. Returns them with their events.
+    /// </summary>
+    ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>Releases held deliveries unattempted (graceful shutdown) so they are due again at once.</summary>
+    ValueTask ReleaseAsync(IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns the earliest time a pending delivery becomes claimable (its next attempt or the end of its lease),
+    /// or <see langword="null"/> when none is pending.
+    /// </summary>
+    ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Records one attempt and the delivery's new state (status, attempts, next attempt, last error), atomically; the lease ends.</summary>
+    ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes a delivery's state without an attempt (e.g. cancelled because its subscription was removed); the lease ends. Returns <see langword="false"/> when it does not exist.</summary>
+    ValueTask<bool> UpdateDeliveryAsync(string deliveryId, DeliveryUpdate update, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the event, or <see langword="null"/>.</summary>
+    ValueTask<NotificationEvent?> GetEventAsync(string eventId, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the delivery, or <see langword="null"/>.</summary>
+    ValueTask<Delivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the attempts of a delivery, oldest first.</summary>
+    ValueTask<IReadOnlyList<DeliveryAttempt>> GetAttemptsAsync(string deliveryId, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns one page of deliveries matching <paramref name="query"/>, newest first.</summary>
+    ValueTask<IReadOnlyList<Delivery>> QueryDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Counts deliveries matching <paramref name="query"/> (paging ignored).</summary>
+    ValueTask<long> CountDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes a finished delivery (dead-lettered, cancelled or succeeded) pending again, due at <paramref name="now"/>,
+    /// with a fresh attempt budget. Returns <see langword="false"/> when it does not exist or is still pending.
+    /// </summary>
+    ValueTask<bool> RedeliverAsync(string deliveryId, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads up to <paramref name="max"/> events whose <see cref="NotificationEvent.Time"/> is in [<paramref name="from"/>, <paramref name="to"/>), ordered by id, after <paramref name="afterId"/>.</summary>
+    ValueTask<IReadOnlyList<NotificationEvent>> GetEventsAsync(DateTimeOffset from, DateTimeOffset to, string? afterId, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes finished deliveries completed before <paramref name="completedBefore"/> (with their attempts), and events left with no delivery. Returns the deliveries deleted.</summary>
+    ValueTask<int> PurgeAsync(DateTimeOffset completedBefore, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A claimed delivery with its event.</summary>
+/// <param name="Delivery">The delivery.</param>
+/// <param name="Event">Its event.</param>
+public readonly record struct DueDelivery(Delivery Delivery, NotificationEvent Event);
+
+/// <summary>The new state of a delivery after an attempt.</summary>
+/// <param name="Status">The new status.</param>
+/// <param name="Attempts">The attempt count including this attempt.</param>
+/// <param name="NextAttemptAt">When the next attempt is due (pending).</param>
+/// <param name="CompletedAt">When it finished (final statuses).</param>
+/// <param name="LastError">The error of this attempt, if it failed.</param>
+/// <param name="LastStatusCode">The status code of this attempt, if any.</param>
+public readonly record struct DeliveryUpdate(
+    DeliveryStatus Status,
+    int Attempts,
+    DateTimeOffset NextAttemptAt,
+    DateTimeOffset? CompletedAt,
+    string? LastError,
+    int? LastStatusCode);
+
+/// <summary>A filter and page over deliveries, for the admin API.</summary>
+public sealed record DeliveryQuery
+{
+    /// <summary>Only this status. The default value is <see langword="null"/> (any).</summary>
+    public DeliveryStatus? Status { get; init; }
+
+    /// <summary>Only this exact event type. The default value is <see langword="null"/> (any).</summary>
+    public string? EventType { get; init; }
+
+    /// <summary>Only this subscription. The default value is <see langword="null"/> (any).</summary>
+    public string? SubscriptionId { get; init; }
+
+    /// <summary>Only this channel. The default value is <see langword="null"/> (any).</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>Only deliveries created at or after this time. The default value is <see langword="null"/>.</summary>
+    public DateTimeOffset? CreatedFrom { get; init; }
+
+    /// <summary>Only deliveries created before this time. The default value is <see langword="null"/>.</summary>
+    public DateTimeOffset? CreatedTo { get; init; }
+
+    /// <summary>How many to skip. The default value is 0.</summary>
+    public int Skip { get; init; }
+
+    /// <summary>Page size, 1 to 1000. The default value is 100.</summary>
+    public int Take { get; init; } = 100;
+
+    internal bool Matches(Delivery d) =>
+        (Status is null || d.Status == Status) &&
+        (EventType is null || d.EventType == EventType) &&
+        (SubscriptionId is null || d.SubscriptionId == SubscriptionId) &&
+        (Channel is null || d.Channel == Channel) &&
+        (CreatedFrom is null || d.CreatedAt >= CreatedFrom) &&
+        (CreatedTo is null || d.CreatedAt < CreatedTo);
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when paging is out of range.</summary>
+    public void Validate()
+    {
+        if (Skip < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Skip), Skip, "DeliveryQuery.Skip must be 0 or more.");
+        }
+
+        if (Take is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Take), Take, "DeliveryQuery.Take must be between 1 and 1000.");
+        }
+    }
+}

@@ -1,0 +1,351 @@
+namespace EventNotify;
+
+/// <summary>
+/// A thread-safe, non-durable <see cref="IEventStore"/> for tests and for hosts that can afford to lose pending
+/// work on restart. One lock guards everything; each operation is a few dictionary or sorted-set steps.
+/// </summary>
+public sealed class InMemoryEventStore : IEventStore
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, EventEntry> _events = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _unrouted = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Delivery> _deliveries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<DeliveryAttempt>> _attempts = new(StringComparer.Ordinal);
+
+    // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil).
+    private readonly SortedSet<(long Due, string Id)> _due = new();
+
+    /// <inheritdoc />
+    public ValueTask<bool> AppendAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(AppendLocked(@event));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default)
+    {
+        var result = new bool[events.Count];
+        lock (_lock)
+        {
+            for (var i = 0; i < events.Count; i++)
+            {
+                result[i] = AppendLocked(events[i]);
+            }
+        }
+
+        return ValueTask.FromResult(result);
+    }
+
+    private bool AppendLocked(NotificationEvent e)
+    {
+        if (!_events.TryAdd(e.Id, new EventEntry(e)))
+        {
+            return false;
+        }
+
+        _unrouted.Add(e.Id);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> SaveRoutedAsync(string eventId, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_events.TryGetValue(eventId, out var entry) || entry.Routed)
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            entry.Routed = true;
+            entry.DeliveryCount = deliveries.Count;
+            _unrouted.Remove(eventId);
+            foreach (var d in deliveries)
+            {
+                AddDeliveryLocked(d);
+            }
+        }
+
+        return ValueTask.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> AddDeliveriesAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        var added = 0;
+        lock (_lock)
+        {
+            foreach (var d in deliveries)
+            {
+                if (AddDeliveryLocked(d))
+                {
+                    added++;
+                    if (_events.TryGetValue(d.EventId, out var entry))
+                    {
+                        entry.DeliveryCount++;
+                    }
+                }
+            }
+        }
+
+        return ValueTask.FromResult(added);
+    }
+
+    private bool AddDeliveryLocked(Delivery d)
+    {
+        if (!_deliveries.TryAdd(d.Id, d))
+        {
+            return false;
+        }
+
+        if (d.Status == DeliveryStatus.Pending)
+        {
+            _due.Add((DueTicks(d), d.Id));
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<NotificationEvent>> GetUnroutedEventsAsync(string? afterId, int max, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var ids = afterId is null ? _unrouted : _unrouted.Where(id => string.CompareOrdinal(id, afterId) > 0);
+            return ValueTask.FromResult<IReadOnlyList<NotificationEvent>>(ids.Take(max).Select(id => _events[id].Event).ToArray());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default)
+    {
+        List<DueDelivery>? claimed = null;
+        lock (_lock)
+        {
+            var nowTicks = now.UtcTicks;
+            while (_due.Count > 0 && (claimed?.Count ?? 0) < max)
+            {
+                var first = _due.Min;
+                if (first.Due > nowTicks)
+                {
+                    break;
+                }
+
+                _due.Remove(first);
+                var d = _deliveries[first.Id] with { LeasedUntil = leaseUntil };
+                _deliveries[d.Id] = d;
+                _due.Add((DueTicks(d), d.Id));
+                (claimed ??= []).Add(new DueDelivery(d, _events[d.EventId].Event));
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<DueDelivery>>(claimed ?? (IReadOnlyList<DueDelivery>)[]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            foreach (var id in deliveryIds)
+            {
+                if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending)
+                {
+                    ReplaceLocked(d, d with { LeasedUntil = null });
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<DateTimeOffset?>(_due.Count == 0 ? null : new DateTimeOffset(_due.Min.Due, TimeSpan.Zero));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_deliveries.TryGetValue(attempt.DeliveryId, out var d))
+            {
+                throw new KeyNotFoundException($"Delivery '{attempt.DeliveryId}' does not exist.");
+            }
+
+            if (!_attempts.TryGetValue(d.Id, out var list))
+            {
+                _attempts[d.Id] = list = new List<DeliveryAttempt>(1);
+            }
+
+            list.Add(attempt);
+            ReplaceLocked(d, Apply(d, update));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> UpdateDeliveryAsync(string deliveryId, DeliveryUpdate update, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_deliveries.TryGetValue(deliveryId, out var d))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            ReplaceLocked(d, Apply(d, update));
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    internal static Delivery Apply(Delivery d, DeliveryUpdate u) => d with
+    {
+        Status = u.Status,
+        Attempts = u.Attempts,
+        NextAttemptAt = u.NextAttemptAt,
+        CompletedAt = u.CompletedAt,
+        LastError = u.LastError ?? (u.Status == DeliveryStatus.Succeeded ? null : d.LastError),
+        LastStatusCode = u.LastStatusCode,
+        LeasedUntil = null,
+    };
+
+    /// <inheritdoc />
+    public ValueTask<NotificationEvent?> GetEventAsync(string eventId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_events.TryGetValue(eventId, out var e) ? e.Event : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Delivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_deliveries.GetValueOrDefault(deliveryId));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<DeliveryAttempt>> GetAttemptsAsync(string deliveryId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<DeliveryAttempt>>(_attempts.TryGetValue(deliveryId, out var list) ? list.ToArray() : []);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Delivery>> QueryDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default)
+    {
+        query.Validate();
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<Delivery>>(_deliveries.Values.Where(query.Matches)
+                .OrderByDescending(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal)
+                .Skip(query.Skip).Take(query.Take).ToArray());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> CountDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult((long)_deliveries.Values.Count(query.Matches));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RedeliverAsync(string deliveryId, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_deliveries.TryGetValue(deliveryId, out var d) || d.Status == DeliveryStatus.Pending)
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            ReplaceLocked(d, d with { Status = DeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now, LeasedUntil = null, CompletedAt = null });
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<NotificationEvent>> GetEventsAsync(DateTimeOffset from, DateTimeOffset to, string? afterId, int max, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<NotificationEvent>>(_events.Values
+                .Select(e => e.Event)
+                .Where(e => e.Time >= from && e.Time < to && (afterId is null || string.CompareOrdinal(e.Id, afterId) > 0))
+                .OrderBy(e => e.Id, StringComparer.Ordinal)
+                .Take(max)
+                .ToArray());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> PurgeAsync(DateTimeOffset completedBefore, CancellationToken cancellationToken = default)
+    {
+        var purged = 0;
+        lock (_lock)
+        {
+            foreach (var d in _deliveries.Values.Where(d => d.Status != DeliveryStatus.Pending && d.CompletedAt < completedBefore).ToArray())
+            {
+                _deliveries.Remove(d.Id);
+                _attempts.Remove(d.Id);
+                purged++;
+                if (_events.TryGetValue(d.EventId, out var entry) && --entry.DeliveryCount <= 0 && entry.Routed)
+                {
+                    _events.Remove(d.EventId);
+                }
+            }
+
+            // Routed events that never had a delivery are finished too once they are old enough.
+            foreach (var entry in _events.Values.Where(e => e.Routed && e.DeliveryCount <= 0 && e.Event.Time < completedBefore).ToArray())
+            {
+                _events.Remove(entry.Event.Id);
+            }
+        }
+
+        return ValueTask.FromResult(purged);
+    }
+
+    private void ReplaceLocked(Delivery old, Delivery updated)
+    {
+        if (old.Status == DeliveryStatus.Pending)
+        {
+            _due.Remove((DueTicks(old), old.Id));
+        }
+
+        _deliveries[updated.Id] = updated;
+        if (updated.Status == DeliveryStatus.Pending)
+        {
+            _due.Add((DueTicks(updated), updated.Id));
+        }
+    }
+
+    private static long DueTicks(Delivery d) =>
+        d.LeasedUntil is { } lease && lease > d.NextAttemptAt ? lease.UtcTicks : d.NextAttemptAt.UtcTicks;
+
+    private sealed class EventEntry(NotificationEvent e)
+    {
+        public NotificationEvent Event { get; } = e;
+
+        public bool Routed { get; set; }
+
+        public int DeliveryCount { get; set; }
+    }
+}
