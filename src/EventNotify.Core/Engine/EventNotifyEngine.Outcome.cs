@@ -55,6 +55,7 @@ internal sealed partial class EventNotifyEngine
 
         await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
         _metrics.Attempt(d.Channel, result.Outcome, duration);
+        Notify(d, update, attempt);
 
         switch (update.Status)
         {
@@ -80,11 +81,33 @@ internal sealed partial class EventNotifyEngine
         }
     }
 
+    internal void Notify(Delivery d, DeliveryUpdate update, DeliveryAttempt? attempt)
+    {
+        if (_observers.Length == 0)
+        {
+            return;
+        }
+
+        var updated = InMemoryEventStore.Apply(d, update);
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.OnDeliveryUpdated(updated, attempt);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // An observer's fault must not affect delivery.
+            }
+        }
+    }
+
     internal async ValueTask CancelDeliveryAsync(Delivery d)
     {
         var now = _time.GetUtcNow();
         await _store.UpdateDeliveryAsync(d.Id, new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, "The subscription is disabled or removed.", null), CancellationToken.None).ConfigureAwait(false);
         _metrics.Final(d.Channel, DeliveryStatus.Cancelled, null);
+        Notify(d, new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, "The subscription is disabled or removed.", null), null);
         Log.Cancelled(_logger, d.Id, d.SubscriptionId ?? "");
     }
 }

@@ -125,7 +125,9 @@ internal sealed partial class EventNotifyEngine
             var now = _time.GetUtcNow();
             var error = $"No notifier is registered for channel '{d.Channel}' (registered: {_channelList}).";
             var attempt = new DeliveryAttempt { DeliveryId = d.Id, AttemptNumber = d.Attempts + 1, StartedAt = now, Outcome = AttemptOutcome.PermanentFailure, Error = error };
-            await _store.RecordAttemptAsync(attempt, new DeliveryUpdate(DeliveryStatus.DeadLettered, d.Attempts + 1, now, now, error, null), CancellationToken.None).ConfigureAwait(false);
+            var update = new DeliveryUpdate(DeliveryStatus.DeadLettered, d.Attempts + 1, now, now, error, null);
+            await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+            Notify(d, update, attempt);
             _metrics.Final(d.Channel, DeliveryStatus.DeadLettered, null);
             Log.DeadLettered(_logger, d.Id, d.Channel, d.Attempts + 1, null, error);
         }

@@ -35,6 +35,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private readonly CancellationTokenSource _stopScheduling = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly string _channelList;
+    private readonly IDeliveryObserver[] _observers;
 
     private int _state;
     private Task[] _routers = [];
@@ -49,9 +50,11 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         ISubscriptionStore subscriptions,
         IEnumerable<INotifier> notifiers,
         EventNotifyMetrics metrics,
+        IEnumerable<IDeliveryObserver>? observers = null,
         TimeProvider? timeProvider = null,
         ILogger<EventNotifyEngine>? logger = null)
     {
+        _observers = observers?.ToArray() ?? [];
         _options = options.Value;
         _store = store;
         _subscriptions = subscriptions;
