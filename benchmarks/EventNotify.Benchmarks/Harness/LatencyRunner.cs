@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using static EventNotify.Benchmarks.Scenarios.EngineScenario;
+
+namespace EventNotify.Benchmarks.Harness;
+
+/// <summary>
+/// Publish → delivered latency of the in-memory engine at a fixed offered rate. Events are published on a schedule
+/// (event i is due at i / rate seconds); the publisher sleeps while ahead and publishes whatever is due when it
+/// wakes, so at 10k/s events leave in small bursts at the OS timer's granularity (about 1 ms). Latency runs from the
+/// moment <c>PublishAsync</c> is called to the moment the observer hears the success was recorded.
+/// </summary>
+internal static class LatencyRunner
+{
+    private const string IdPrefix = "evt_lat_";
+
+    public static async Task<int> RunAsync(int rate, int seconds)
+    {
+        var total = rate * seconds;
+        var started = new long[total];
+        var latency = new long[total];
+        var delivered = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var warmUpDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var warmUpLeft = 20_000;
+        var measuring = false;
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IDeliveryObserver>(new Observer((d, now) =>
+        {
+            if (!Volatile.Read(ref measuring))
+            {
+                if (Interlocked.Decrement(ref warmUpLeft) == 0)
+                {
+                    warmUpDone.TrySetResult();
+                }
+
+                return;
+            }
+
+            var i = int.Parse(d.EventId.AsSpan(IdPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture);
+            latency[i] = now - started[i];
+            if (Interlocked.Increment(ref delivered) == total)
+            {
+                done.TrySetResult();
+            }
+        }));
+        builder.Services.AddEventNotify()
+            .AddNotifier(new InstantNotifier())
+            .AddSubscription(new Subscription { Id = "sub_latency", EventTypes = ["order.*"], Channel = InstantNotifier.Name, Address = "latency" });
+        using var host = builder.Build();
+        await host.StartAsync().ConfigureAwait(false);
+        var publisher = host.Services.GetRequiredService<IEventPublisher>();
+        var data = new ReadOnlyMemory<byte>(Scenarios.Payload.Utf8);
+
+        // Warm-up at full speed (JIT tiers, pools), not measured.
+        for (var i = 0; i < 20_000; i++)
+        {
+            await publisher.PublishAsync(NotificationEvent.FromJson("order.paid", data)).ConfigureAwait(false);
+        }
+
+        await warmUpDone.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        var events = new NotificationEvent[total];
+        for (var i = 0; i < total; i++)
+        {
+            events[i] = NotificationEvent.FromJson("order.paid", data) with { Id = IdPrefix + i.ToString("D9", CultureInfo.InvariantCulture) };
+        }
+
+        GC.Collect();
+        Volatile.Write(ref measuring, true);
+        var gcBefore = GC.CollectionCount(0);
+        var ticksPerEvent = (double)Stopwatch.Frequency / rate;
+        var origin = Stopwatch.GetTimestamp();
+        for (var i = 0; i < total; i++)
+        {
+            var due = origin + (long)(i * ticksPerEvent);
+            var now = Stopwatch.GetTimestamp();
+            if (due - now > Stopwatch.Frequency / 1000)
+            {
+                Thread.Sleep(TimeSpan.FromTicks((due - now) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            }
+
+            started[i] = Stopwatch.GetTimestamp();
+            await publisher.PublishAsync(events[i]).ConfigureAwait(false);
+        }
+
+        var offered = total / Stopwatch.GetElapsedTime(origin).TotalSeconds;
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        var gcs = GC.CollectionCount(0) - gcBefore;
+        await host.StopAsync().ConfigureAwait(false);
+
+        Array.Sort(latency);
+        string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.000", CultureInfo.InvariantCulture);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"latency engine-memory @ {rate}/s offered ({offered:0}/s achieved), {total} events: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms ({gcs} gen0 GCs)"));
+        return 0;
+    }
+
+    private static long Percentile(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private sealed class Observer(Action<Delivery, long> onDelivered) : IDeliveryObserver
+    {
+        public void OnDeliveryUpdated(Delivery delivery, DeliveryAttempt? attempt)
+        {
+            if (delivery.Status == DeliveryStatus.Succeeded)
+            {
+                onDelivered(delivery, Stopwatch.GetTimestamp());
+            }
+        }
+    }
+}

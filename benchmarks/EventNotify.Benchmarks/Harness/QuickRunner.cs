@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using EventNotify.Benchmarks.Scenarios;
+
+namespace EventNotify.Benchmarks.Harness;
+
+/// <summary>
+/// The quick ratio harness: every scenario in this one process, back to back, doing the same work (a warm-up run,
+/// then <c>rounds</c> runs of N events each); prints the median rate and the allocations per event, then the ratios.
+/// Absolute numbers on a shared machine are noisy; the ratios, measured minutes apart in one process, are what we
+/// publish.
+/// </summary>
+internal static class QuickRunner
+{
+    public static async Task<int> RunAsync(int events, int rounds, IReadOnlyList<string> names)
+    {
+        var warmUp = Math.Max(1000, events / 5);
+        Console.Error.WriteLine($"# quick: {events} events x {rounds} rounds per scenario (median), warm-up {warmUp}; {Environment.ProcessorCount} cores, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}");
+        var rates = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            var line = await MeasureAsync(name, events, rounds, warmUp, rates).ConfigureAwait(false);
+            Console.WriteLine(line);
+        }
+
+        foreach (var (a, b) in ScenarioCatalog.Ratios)
+        {
+            if (!names.Contains(a) || !names.Contains(b))
+            {
+                continue;
+            }
+
+            Console.WriteLine(rates.TryGetValue(a, out var ra) && rates.TryGetValue(b, out var rb)
+                ? string.Create(CultureInfo.InvariantCulture, $"ratio {a}/{b} = {ra / rb:0.00}")
+                : $"ratio {a}/{b} = n/a ({(rates.ContainsKey(a) ? b : a)} skipped)");
+        }
+
+        return 0;
+    }
+
+    private static async Task<string> MeasureAsync(string name, int events, int rounds, int warmUp, Dictionary<string, double> rates)
+    {
+        await using var scenario = ScenarioCatalog.Create(name);
+        string? skip;
+        try
+        {
+            skip = await scenario.SetupAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            skip = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        if (skip is not null)
+        {
+            return $"{name}: skipped: {skip}";
+        }
+
+        try
+        {
+            await scenario.RunAsync(warmUp).ConfigureAwait(false);
+            await scenario.CleanupAsync().ConfigureAwait(false);
+
+            var samples = new List<(double Rate, double Bytes)>(rounds);
+            for (var r = 0; r < rounds; r++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                var started = Stopwatch.GetTimestamp();
+                await scenario.RunAsync(events).ConfigureAwait(false);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+                samples.Add((events / elapsed.TotalSeconds, (double)bytes / events));
+                await scenario.CleanupAsync().ConfigureAwait(false);
+            }
+
+            var rate = Median(samples.Select(s => s.Rate));
+            var perEvent = Median(samples.Select(s => s.Bytes));
+            rates[name] = rate;
+            return string.Create(CultureInfo.InvariantCulture, $"{name}: {rate:0} events/s, {perEvent:0} B/event");
+        }
+        catch (Exception ex)
+        {
+            return $"{name}: failed: {ex.GetType().Name}: {ex.Message}";
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,30 @@
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using EventNotify.Benchmarks.Harness;
+using EventNotify.Benchmarks.Scenarios;
+
+// dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --quick [--events N] [--rounds R] [--scenarios a,b]
+// dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --latency [--rate 10000] [--seconds 3]
+// dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --filter '*' --job short   (BenchmarkDotNet)
+if (args.Contains("--quick"))
+{
+    var names = Option("--scenarios") is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : ScenarioCatalog.Names.ToArray();
+    return await QuickRunner.RunAsync(IntOption("--events", 100_000), IntOption("--rounds", 3), names);
+}
+
+if (args.Contains("--latency"))
+{
+    return await LatencyRunner.RunAsync(IntOption("--rate", 10_000), IntOption("--seconds", 3));
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(QuickRunner).Assembly).Run(args);
+return 0;
+
+string? Option(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+int IntOption(string name, int fallback) =>
+    Option(name) is { } value ? int.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture) : fallback;
