@@ -61,24 +61,33 @@ internal static class QuickRunner
             await scenario.RunAsync(warmUp).ConfigureAwait(false);
             await scenario.CleanupAsync().ConfigureAwait(false);
 
-            var samples = new List<(double Rate, double Bytes)>(rounds);
+            var samples = new List<(double Rate, double Bytes, double Cpu, double GcPause)>(rounds);
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
             for (var r = 0; r < rounds; r++)
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 GC.Collect();
                 var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                process.Refresh();
+                var cpu = process.TotalProcessorTime;
+                var pause = GC.GetTotalPauseDuration();
                 var started = Stopwatch.GetTimestamp();
                 await scenario.RunAsync(events).ConfigureAwait(false);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
-                samples.Add((events / elapsed.TotalSeconds, (double)bytes / events));
+                process.Refresh();
+                var cpuPerEvent = (process.TotalProcessorTime - cpu).TotalMicroseconds / events;
+                samples.Add((events / elapsed.TotalSeconds, (double)bytes / events, cpuPerEvent, (GC.GetTotalPauseDuration() - pause) / elapsed));
                 await scenario.CleanupAsync().ConfigureAwait(false);
             }
 
             var rate = Median(samples.Select(s => s.Rate));
             var perEvent = Median(samples.Select(s => s.Bytes));
             rates[name] = rate;
+
+            // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   {name}: {Median(samples.Select(s => s.Cpu)):0.00} us CPU/event, GC pauses {Median(samples.Select(s => s.GcPause)):P0} of wall time; rates {string.Join(" ", samples.Select(s => s.Rate.ToString("0", CultureInfo.InvariantCulture)))}"));
             return string.Create(CultureInfo.InvariantCulture, $"{name}: {rate:0} events/s, {perEvent:0} B/event");
         }
         catch (Exception ex)

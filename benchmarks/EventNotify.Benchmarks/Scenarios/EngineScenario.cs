@@ -26,7 +26,14 @@ internal sealed class EngineScenario(string name, int subscriptions, Action<Even
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IDeliveryObserver>(new CountingObserver(_completion));
-        var en = builder.Services.AddEventNotify().AddNotifier(new InstantNotifier());
+        var en = builder.Services.AddEventNotify(o =>
+        {
+            if (Environment.GetEnvironmentVariable("BENCH_WORKERS") is { } w)
+            {
+                o.Concurrency = int.Parse(w, System.Globalization.CultureInfo.InvariantCulture);
+                o.RouterConcurrency = Math.Min(o.Concurrency, 2);
+            }
+        }).AddNotifier(new InstantNotifier());
         for (var i = 0; i < subscriptions; i++)
         {
             en.AddSubscription(new Subscription { Id = $"sub_bench_{i}", EventTypes = ["order.*"], Channel = InstantNotifier.Name, Address = $"bench-{i}" });

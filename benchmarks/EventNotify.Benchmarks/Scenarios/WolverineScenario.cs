@@ -8,7 +8,7 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// <summary>WolverineFx 6.64 (MIT) local queue: publish → handler. The handler completes at once and counts.</summary>
 internal sealed class WolverineScenario : IScenario
 {
-    private static Completion s_completion = new();
+    internal static Completion Current { get; private set; } = new();
     private IHost? _host;
     private IServiceProvider _services = null!;
 
@@ -18,10 +18,15 @@ internal sealed class WolverineScenario : IScenario
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("BENCH_LOG") == "1")
+        {
+            builder.Logging.AddSimpleConsole();
+        }
+
         builder.UseWolverine(opts =>
         {
             // Discover only this handler (the benchmark's entry assembly may be BenchmarkDotNet's generated one).
-            opts.Discovery.DisableConventionalDiscovery().IncludeType(typeof(OrderPaidHandler));
+            opts.Discovery.DisableConventionalDiscovery().IncludeType(typeof(WolverineOrderPaidHandler));
             opts.ApplicationAssembly = typeof(WolverineScenario).Assembly;
 
             // Handlers are generated and compiled with Roslyn at start (WolverineFx.RuntimeCompilation).
@@ -30,7 +35,7 @@ internal sealed class WolverineScenario : IScenario
             // Throughput configuration, per Wolverine's docs ("Local Queues"): a buffered (in-memory, non-durable)
             // local queue processing messages in parallel, with the same parallelism as the engine's push stage.
             opts.LocalQueue("orders").BufferedInMemory().MaximumParallelMessages(16);
-            opts.PublishMessage<OrderPaid>().ToLocalQueue("orders");
+            opts.PublishMessage<WolverineOrderPaid>().ToLocalQueue("orders");
         });
 
         _host = builder.Build();
@@ -43,12 +48,12 @@ internal sealed class WolverineScenario : IScenario
     {
         var completion = new Completion();
         completion.Reset(events);
-        s_completion = completion;
+        Current = completion;
         using var scope = _services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         for (var i = 0; i < events; i++)
         {
-            await bus.PublishAsync(new OrderPaid(NotificationEvent.NewId(), Payload.Json)).ConfigureAwait(false);
+            await bus.PublishAsync(new WolverineOrderPaid(NotificationEvent.NewId(), Payload.Json)).ConfigureAwait(false);
         }
 
         await completion.WaitAsync(events).ConfigureAwait(false);
@@ -62,12 +67,15 @@ internal sealed class WolverineScenario : IScenario
             _host.Dispose();
         }
     }
+}
 
-    /// <summary>The message: an id and the same JSON payload the engine carries.</summary>
-    public sealed record OrderPaid(string Id, string Data);
+// Public and top level: Wolverine compiles a handler adapter that must see these types.
 
-    public static class OrderPaidHandler
-    {
-        public static void Handle(OrderPaid message) => s_completion.Signal();
-    }
+/// <summary>The message: an id and the same JSON payload the engine carries.</summary>
+public sealed record WolverineOrderPaid(string Id, string Data);
+
+/// <summary>Completes at once and counts.</summary>
+public static class WolverineOrderPaidHandler
+{
+    public static void Handle(WolverineOrderPaid message) => WolverineScenario.Current.Signal();
 }
