@@ -7,6 +7,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using EventNotify.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EventNotify.Demo;
 
@@ -43,7 +45,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         var receiver = new WebhookReceiver(app, secretsByEndpoint.ToDictionary(kv => kv.Key, kv => new WebhookVerifier(kv.Value)));
         app.MapPost("/hooks/{endpoint}", receiver.HandleAsync);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         receiver.BaseUrl = address.TrimEnd('/');
         return receiver;
     }
