@@ -5,17 +5,41 @@ namespace EventNotify;
 
 internal sealed partial class EventNotifyEngine
 {
+    /// <summary>The most events one router takes from the queue at once and routes concurrently.</summary>
+    private const int RouteBatchSize = 64;
+
     private async Task RouteLoopAsync()
     {
         var reader = _routeQueue.Reader;
+        var batch = new List<NotificationEvent>(RouteBatchSize);
+        var pending = new List<Task>(RouteBatchSize);
         try
         {
             while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var e))
+                // Route what is queued together: a durable store commits the concurrent writes as one group
+                // (one fsync for the batch instead of one per event); an in-memory store completes them inline.
+                while (batch.Count < RouteBatchSize && reader.TryRead(out var e))
                 {
-                    await RouteAsync(e).ConfigureAwait(false);
+                    batch.Add(e);
                 }
+
+                foreach (var e in batch)
+                {
+                    var routing = RouteAsync(e);
+                    if (!routing.IsCompletedSuccessfully)
+                    {
+                        pending.Add(routing.AsTask());
+                    }
+                }
+
+                if (pending.Count > 0)
+                {
+                    await Task.WhenAll(pending).ConfigureAwait(false);
+                    pending.Clear();
+                }
+
+                batch.Clear();
             }
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)

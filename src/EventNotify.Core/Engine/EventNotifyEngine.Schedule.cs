@@ -71,7 +71,14 @@ internal sealed partial class EventNotifyEngine
                 {
                     using var wakeUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     var timer = Task.Delay(delay, _time, wakeUp.Token);
-                    await Task.WhenAny(timer, signal.Task).ConfigureAwait(false);
+
+                    // The delay is relative: if the clock moved past the wake time between reading it and creating the
+                    // timer (a test's FakeTimeProvider.Advance, a suspended VM), the timer would fire too late. Re-read.
+                    if (_time.GetUtcNow() < wake)
+                    {
+                        await Task.WhenAny(timer, signal.Task).ConfigureAwait(false);
+                    }
+
                     await wakeUp.CancelAsync().ConfigureAwait(false);
                 }
             }

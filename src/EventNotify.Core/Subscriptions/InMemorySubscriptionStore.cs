@@ -11,7 +11,10 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
 {
     private readonly ISubscriptionValidator[] _validators;
     private readonly Lock _writeLock = new();
-    private volatile SubscriptionIndex _index = SubscriptionIndex.Empty;
+    private readonly Dictionary<string, Subscription> _byId = new(StringComparer.Ordinal);
+
+    // Rebuilt lazily on the first read after a change, so adding thousands of subscriptions costs one rebuild.
+    private volatile SubscriptionIndex? _index = SubscriptionIndex.Empty;
 
     /// <summary>Creates an empty store that validates with <paramref name="validators"/>.</summary>
     public InMemorySubscriptionStore(IEnumerable<ISubscriptionValidator>? validators = null)
@@ -25,12 +28,12 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
         Validate(subscription);
         lock (_writeLock)
         {
-            if (_index.ById.ContainsKey(subscription.Id))
+            if (!_byId.TryAdd(subscription.Id, subscription))
             {
                 throw new SubscriptionValidationException($"Subscription.Id '{subscription.Id}' already exists: ids must be unique (use UpdateAsync to change it).", nameof(Subscription.Id));
             }
 
-            _index = _index.With(subscription);
+            _index = null;
         }
 
         return ValueTask.FromResult(subscription);
@@ -42,12 +45,13 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
         Validate(subscription);
         lock (_writeLock)
         {
-            if (!_index.ById.ContainsKey(subscription.Id))
+            if (!_byId.ContainsKey(subscription.Id))
             {
                 throw new KeyNotFoundException($"Subscription '{subscription.Id}' does not exist.");
             }
 
-            _index = _index.With(subscription);
+            _byId[subscription.Id] = subscription;
+            _index = null;
         }
 
         return ValueTask.FromResult(subscription);
@@ -58,12 +62,13 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
     {
         lock (_writeLock)
         {
-            if (!_index.ById.TryGetValue(id, out var existing))
+            if (!_byId.TryGetValue(id, out var existing))
             {
                 return ValueTask.FromResult(false);
             }
 
-            _index = _index.With(existing with { Enabled = enabled, DisabledReason = enabled ? null : reason });
+            _byId[id] = existing with { Enabled = enabled, DisabledReason = enabled ? null : reason };
+            _index = null;
         }
 
         return ValueTask.FromResult(true);
@@ -74,12 +79,12 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
     {
         lock (_writeLock)
         {
-            if (!_index.ById.ContainsKey(id))
+            if (!_byId.Remove(id))
             {
                 return ValueTask.FromResult(false);
             }
 
-            _index = _index.Without(id);
+            _index = null;
         }
 
         return ValueTask.FromResult(true);
@@ -87,15 +92,32 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
 
     /// <inheritdoc />
     public ValueTask<Subscription?> GetAsync(string id, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_index.ById.GetValueOrDefault(id));
+        ValueTask.FromResult(Index.ById.GetValueOrDefault(id));
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Subscription>> ListAsync(CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult<IReadOnlyList<Subscription>>(_index.ById.Values.ToArray());
+        ValueTask.FromResult<IReadOnlyList<Subscription>>(Index.ById.Values.ToArray());
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Subscription>> MatchAsync(string eventType, string? tenantId, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_index.Match(eventType, tenantId));
+        ValueTask.FromResult(Index.Match(eventType, tenantId));
+
+    private SubscriptionIndex Index
+    {
+        get
+        {
+            var index = _index;
+            if (index is not null)
+            {
+                return index;
+            }
+
+            lock (_writeLock)
+            {
+                return _index ??= new SubscriptionIndex(_byId.ToFrozenDictionary(StringComparer.Ordinal));
+            }
+        }
+    }
 
     private void Validate(Subscription subscription)
     {
@@ -160,7 +182,7 @@ internal sealed class SubscriptionIndex
     private readonly FrozenDictionary<string, Subscription[]> _prefix;
     private readonly Subscription[] _all;
 
-    private SubscriptionIndex(FrozenDictionary<string, Subscription> byId)
+    public SubscriptionIndex(FrozenDictionary<string, Subscription> byId)
     {
         ById = byId;
         var exact = new Dictionary<string, List<Subscription>>(StringComparer.Ordinal);
@@ -202,20 +224,6 @@ internal sealed class SubscriptionIndex
     }
 
     public FrozenDictionary<string, Subscription> ById { get; }
-
-    public SubscriptionIndex With(Subscription s)
-    {
-        var d = ById.ToDictionary(StringComparer.Ordinal);
-        d[s.Id] = s;
-        return new(d.ToFrozenDictionary(StringComparer.Ordinal));
-    }
-
-    public SubscriptionIndex Without(string id)
-    {
-        var d = ById.ToDictionary(StringComparer.Ordinal);
-        d.Remove(id);
-        return new(d.ToFrozenDictionary(StringComparer.Ordinal));
-    }
 
     public IReadOnlyList<Subscription> Match(string eventType, string? tenantId)
     {

@@ -1,0 +1,130 @@
+using System.Text.Json;
+
+namespace EventNotify.Demo;
+
+/// <summary>Where the demo's events come from: a built-in realistic set, a .jsonl file, or a folder of JSON payloads.</summary>
+internal static class DemoEvents
+{
+    /// <summary>A self-contained, deterministic set of open-platform events: orders, payments, refunds, logins.</summary>
+    public static IEnumerable<NotificationEvent> BuiltIn(int count = 240)
+    {
+        var random = new Random(20261203);
+        string[] customers = ["Ada Lovelace", "李雷", "Zoë Saldaña", "Søren Kierkegaard", "محمد", "Chloé Dubois"];
+        string[] products = ["USB-C cable", "机械键盘", "Café grinder", "Noise-cancelling headphones", "Trail shoes"];
+        string[] currencies = ["USD", "EUR", "CNY", "GBP"];
+        for (var i = 0; i < count; i++)
+        {
+            var orderId = $"ord_{1000 + (i / 4)}";
+            var customer = customers[random.Next(customers.Length)];
+            var amount = Math.Round(5 + (random.NextDouble() * 495), 2);
+            var currency = currencies[random.Next(currencies.Length)];
+            NotificationEvent e = (i % 8) switch
+            {
+                0 => NotificationEvent.Create("order.created", new { orderId, customer, items = new[] { new { sku = "sku-" + random.Next(100, 999), name = products[random.Next(products.Length)], quantity = random.Next(1, 4) } }, currency, amount }),
+                1 => NotificationEvent.Create("payment.succeeded", new { paymentId = $"pay_{i:D5}", orderId, amount, currency, method = random.Next(2) == 0 ? "card" : "wallet" }),
+                2 => NotificationEvent.Create("order.paid", new { orderId, amount, currency, paidAt = DateTimeOffset.UtcNow }),
+                3 => NotificationEvent.Create("user.login", new { userId = $"usr_{random.Next(1, 60):D3}", ip = $"203.0.113.{random.Next(1, 254)}", userAgent = "Mozilla/5.0 (X11; Linux x86_64)", mfa = random.Next(3) > 0 }),
+                4 => NotificationEvent.Create("order.shipped", new { orderId, carrier = "顺丰速运", trackingNumber = $"SF{random.NextInt64(1_000_000_000, 9_999_999_999)}", note = "您的订单已发货，请注意查收" }),
+                5 => NotificationEvent.Create("refund.issued", new { refundId = $"re_{i:D5}", orderId, amount = Math.Round(amount / 2, 2), currency, reason = "Item arrived damaged — customer sent photos 📦" }),
+                6 => NotificationEvent.Create("user.logged_out", new { userId = $"usr_{random.Next(1, 60):D3}", reason = "session_expired" }),
+                _ => NotificationEvent.Create("payment.failed", new { paymentId = $"pay_{i:D5}", orderId, amount, currency, declineCode = "insufficient_funds" }),
+            };
+            yield return e with { Subject = orderId, TenantId = "shop-" + (i % 3) };
+        }
+    }
+
+    /// <summary>
+    /// Reads events from <paramref name="path"/>: a <c>.jsonl</c> file (one object per line with <c>type</c>, <c>data</c> and
+    /// optional <c>id</c>, <c>subject</c>, <c>tenant</c>) or a folder of <c>*.json</c> payloads laid out as
+    /// <c>&lt;event&gt;/&lt;action&gt;[.variant].payload.json</c> (the GitHub webhook examples), typed <c>event.action</c>.
+    /// </summary>
+    public static IEnumerable<NotificationEvent> FromPath(string path)
+    {
+        if (File.Exists(path))
+        {
+            return FromJsonLines(path);
+        }
+
+        if (Directory.Exists(path))
+        {
+            return FromFolder(path);
+        }
+
+        throw new FileNotFoundException($"--events: '{path}' is neither a .jsonl file nor a folder.", path);
+    }
+
+    private static IEnumerable<NotificationEvent> FromJsonLines(string file)
+    {
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                throw new FormatException($"{file}:{lineNumber}: each line needs a string \"type\".");
+            }
+
+            var data = root.TryGetProperty("data", out var d) ? System.Text.Encoding.UTF8.GetBytes(d.GetRawText()) : [];
+            var e = NotificationEvent.FromJson(type.GetString()!, data);
+            if (root.TryGetProperty("id", out var id))
+            {
+                e = e with { Id = id.GetString()! };
+            }
+
+            if (root.TryGetProperty("subject", out var subject))
+            {
+                e = e with { Subject = subject.GetString() };
+            }
+
+            if (root.TryGetProperty("tenant", out var tenant))
+            {
+                e = e with { TenantId = tenant.GetString() };
+            }
+
+            yield return e;
+        }
+    }
+
+    private static IEnumerable<NotificationEvent> FromFolder(string folder)
+    {
+        foreach (var file in Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var relative = Path.GetRelativePath(folder, file);
+            var type = TypeFromPath(relative);
+            var bytes = File.ReadAllBytes(file);
+            var data = bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes[3..] : bytes;
+            yield return NotificationEvent.FromJson(type, data) with { Subject = relative.Replace('\\', '/') };
+        }
+    }
+
+    /// <summary>
+    /// <c>issues/opened.payload.json</c> → <c>issues.opened</c>; <c>push/payload.json</c> or
+    /// <c>push/with-installation.payload.json</c> → <c>push</c>; a flat <c>a.b.json</c> → <c>a.b</c>.
+    /// </summary>
+    public static string TypeFromPath(string relativePath)
+    {
+        var parts = relativePath.Replace('\\', '/').Split('/');
+        var name = Path.GetFileNameWithoutExtension(parts[^1]);
+        var segments = name.Split('.')
+            .Where(s => s.Length > 0 && s != "payload" && !s.StartsWith("with-", StringComparison.Ordinal) && !s.All(char.IsAsciiDigit))
+            .Select(Normalise)
+            .ToList();
+        var folders = parts[..^1].Select(Normalise);
+        var action = parts.Length > 1 ? segments.Take(1) : segments;
+        return string.Join('.', folders.Concat(action).Where(s => s.Length > 0));
+    }
+
+    private static string Normalise(string segment)
+    {
+        var chars = segment.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' ? c : '_').ToArray();
+        var s = new string(chars).TrimStart('_', '-');
+        return s;
+    }
+}

@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using EventNotify;
+using EventNotify.Demo;
+using EventNotify.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+// EventNotify demo: a platform publishing events to third-party webhook endpoints that verify every signature.
+//   dotnet run --project samples/EventNotify.Demo [-- --events PATH] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]
+var options = DemoOptions.Parse(args);
+if (options is null)
+{
+    return 2;
+}
+
+var events = options.EventsPath is null ? DemoEvents.BuiltIn().ToList() : DemoEvents.FromPath(options.EventsPath).ToList();
+var isGitHub = options.EventsPath is not null;
+
+// Third-party endpoints, each with its own signing secret, as an integrator would register them.
+var endpoints = new Dictionary<string, (string Secret, string[] Patterns)>
+{
+    ["audit"] = (WebhookSecret.Generate(), ["*"]),
+    ["flaky"] = (WebhookSecret.Generate(), isGitHub ? ["issues.*", "pull_request.*", "check_run.*"] : ["order.*"]),
+    ["finance"] = (WebhookSecret.Generate(), isGitHub ? ["push", "release.*", "workflow_run.*"] : ["payment.*", "refund.*"]),
+    ["security"] = (WebhookSecret.Generate(), isGitHub ? ["member.*", "org_block.*", "security_advisory.*"] : ["user.login"]),
+};
+await using var receiver = await WebhookReceiver.StartAsync(endpoints.ToDictionary(e => e.Key, e => e.Value.Secret));
+
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+var progress = new DemoProgress();
+builder.Services.AddSingleton<IDeliveryObserver>(progress);
+var eventNotify = builder.Services
+    .AddEventNotify(o => o.Source = "https://api.shop.example")
+    .AddWebhooks(w => w.AllowPrivateNetworks = true) // the receivers run on 127.0.0.1; production keeps the SSRF guard on
+    // A short schedule so retries are visible in a demo run (the default for webhooks is 5 s, 5 min, 30 min, ... 10 h).
+    .ConfigureChannel("webhook", c => c.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)] });
+
+string? dbPath = null;
+if (options.Store == "sqlite")
+{
+    dbPath = Path.GetFullPath(options.DbPath ?? Path.Combine(Path.GetTempPath(), "eventnotify-demo", $"demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.db"));
+    Directory.CreateDirectory(Path.GetDirectoryName(dbPath)!);
+    eventNotify.UseSqlite($"Data Source={dbPath}");
+}
+
+foreach (var (name, (secret, patterns)) in endpoints)
+{
+    eventNotify.AddSubscription(new Subscription
+    {
+        Id = "sub_" + name,
+        EventTypes = patterns,
+        Channel = "webhook",
+        Address = $"{receiver.BaseUrl}/hooks/{name}",
+        Secrets = [new SubscriptionSecret(secret)],
+    });
+}
+
+using var host = builder.Build();
+await host.StartAsync();
+var publisher = host.Services.GetRequiredService<IEventPublisher>();
+var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
+
+Console.WriteLine($"EventNotify demo — {events.Count} events from {options.EventsPath ?? "the built-in set"}");
+Console.WriteLine($"  store:     {(dbPath is null ? "in-memory (not durable)" : "SQLite " + dbPath)}");
+Console.WriteLine($"  receivers: {receiver.BaseUrl}/hooks/{{{string.Join(",", endpoints.Keys)}}} (signatures verified with WebhookVerifier)");
+foreach (var (name, (_, patterns)) in endpoints)
+{
+    Console.WriteLine($"  subscription sub_{name,-9} {string.Join(" ", patterns)}");
+}
+
+var clock = Stopwatch.StartNew();
+var published = 0;
+foreach (var chunk in events.Chunk(64))
+{
+    foreach (var e in chunk)
+    {
+        progress.MarkPublished(e.Id);
+    }
+
+    var receipts = await publisher.PublishManyAsync(chunk);
+    published += receipts.Count(r => !r.Duplicate);
+}
+
+// Wait until every delivery reached a final state (or time runs out), showing progress.
+var interactive = !Console.IsOutputRedirected;
+var deadline = TimeSpan.FromSeconds(options.TimeoutSeconds);
+long pending;
+var lastPrint = TimeSpan.Zero;
+while (true)
+{
+    pending = await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Pending });
+    var line = $"  [{clock.Elapsed.TotalSeconds,5:0.0}s] published={published} delivered={progress.Succeeded} retrying={progress.Retries} dead={progress.DeadLettered} pending={pending} requests={receiver.Requests}";
+    if (interactive)
+    {
+        Console.Write("\r" + line + "   ");
+    }
+    else if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(1) || pending == 0)
+    {
+        Console.WriteLine(line);
+        lastPrint = clock.Elapsed;
+    }
+
+    if (pending == 0 || clock.Elapsed > deadline)
+    {
+        break;
+    }
+
+    await Task.Delay(200);
+}
+
+if (interactive)
+{
+    Console.WriteLine();
+}
+
+// Summary per subscription, from the admin API (the store's view, not the demo's counters).
+Console.WriteLine();
+Console.WriteLine($"  {"subscription",-14} {"deliveries",10} {"succeeded",10} {"dead",6} {"pending",8} {"attempts",9}");
+long deliveries = 0, succeeded = 0, dead = 0;
+foreach (var name in endpoints.Keys)
+{
+    var q = new DeliveryQuery { SubscriptionId = "sub_" + name };
+    var total = await admin.CountDeliveriesAsync(q);
+    var ok = await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.Succeeded });
+    var dl = await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.DeadLettered });
+    var pe = await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.Pending });
+    deliveries += total;
+    succeeded += ok;
+    dead += dl;
+    Console.WriteLine($"  sub_{name,-10} {total,10} {ok,10} {dl,6} {pe,8} {progress.AttemptsFor("sub_" + name),9}");
+}
+
+await host.StopAsync();
+var (p50, p99) = progress.LatencyPercentiles();
+Console.WriteLine($"  receiver: {receiver.Requests} requests, {receiver.Rejected503} answered 503 on purpose, {receiver.SignatureFailures} signature failures, {receiver.DuplicateIds} duplicate webhook-ids");
+Console.WriteLine($"  elapsed {clock.Elapsed.TotalSeconds:0.00} s");
+Console.WriteLine($"summary: published={published} deliveries={deliveries} succeeded={succeeded} dead_lettered={dead} signature_failures={receiver.SignatureFailures} p50_ms={p50:0.0} p99_ms={p99:0.0}");
+
+var success = pending == 0 && receiver.SignatureFailures == 0;
+if (!success)
+{
+    Console.Error.WriteLine(pending > 0 ? $"error: {pending} deliveries still pending after {options.TimeoutSeconds} s" : "error: signature verification failed");
+}
+
+return success ? 0 : 1;
+
+internal sealed record DemoOptions(string? EventsPath, string Store, string? DbPath, int TimeoutSeconds)
+{
+    public static DemoOptions? Parse(string[] args)
+    {
+        string? events = null, db = null;
+        var store = "sqlite";
+        var timeout = 120;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--events": events = Next(); break;
+                case "--store": store = Next(); break;
+                case "--db": db = Next(); break;
+                case "--timeout": timeout = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "-h" or "--help":
+                    Console.WriteLine("usage: EventNotify.Demo [--events FILE.jsonl|FOLDER] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]");
+                    return null;
+                default:
+                    Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");
+                    return null;
+            }
+        }
+
+        if (store is not ("sqlite" or "memory"))
+        {
+            Console.Error.WriteLine($"--store must be 'sqlite' or 'memory' (was '{store}')");
+            return null;
+        }
+
+        return new DemoOptions(events, store, db, timeout);
+    }
+}
+
+/// <summary>Counts outcomes as the engine reports them, for the progress line and latency percentiles.</summary>
+internal sealed class DemoProgress : IDeliveryObserver
+{
+    private readonly ConcurrentDictionary<string, long> _publishedAt = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<double> _latenciesMs = [];
+    private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private int _succeeded, _dead, _retries;
+
+    public int Succeeded => Volatile.Read(ref _succeeded);
+
+    public int DeadLettered => Volatile.Read(ref _dead);
+
+    public int Retries => Volatile.Read(ref _retries);
+
+    public void MarkPublished(string eventId) => _publishedAt[eventId] = Stopwatch.GetTimestamp();
+
+    public int AttemptsFor(string subscriptionId) => _attempts.GetValueOrDefault(subscriptionId);
+
+    public void OnDeliveryUpdated(Delivery delivery, DeliveryAttempt? attempt)
+    {
+        if (attempt is not null && delivery.SubscriptionId is not null)
+        {
+            _attempts.AddOrUpdate(delivery.SubscriptionId, 1, (_, n) => n + 1);
+        }
+
+        switch (delivery.Status)
+        {
+            case DeliveryStatus.Succeeded:
+                Interlocked.Increment(ref _succeeded);
+                if (_publishedAt.TryGetValue(delivery.EventId, out var t))
+                {
+                    _latenciesMs.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+
+                break;
+            case DeliveryStatus.DeadLettered:
+                Interlocked.Increment(ref _dead);
+                break;
+            case DeliveryStatus.Pending:
+                Interlocked.Increment(ref _retries);
+                break;
+        }
+    }
+
+    public (double P50, double P99) LatencyPercentiles()
+    {
+        var sorted = _latenciesMs.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return (0, 0);
+        }
+
+        double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        return (At(0.50), At(0.99));
+    }
+}

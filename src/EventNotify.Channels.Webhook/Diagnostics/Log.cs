@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace EventNotify.Webhooks.Diagnostics;
+
+/// <summary>Source-generated log messages of the webhook channel: ids, hosts, status codes and rules; never bodies, URLs' queries or secrets.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(101, LogLevel.Warning, "Webhook connection to host {Host} refused: address {Address} is {Rule}")]
+    public static partial void AddressRefused(ILogger logger, string host, string address, string rule);
+
+    [LoggerMessage(102, LogLevel.Warning, "Webhook delivery {DeliveryId} refused before sending: {Reason}")]
+    public static partial void Refused(ILogger logger, string deliveryId, string reason);
+
+    [LoggerMessage(103, LogLevel.Debug, "Webhook delivery {DeliveryId} to {Endpoint} answered {StatusCode} in {DurationMs} ms")]
+    public static partial void Answered(ILogger logger, string deliveryId, string endpoint, int statusCode, double durationMs);
+
+    [LoggerMessage(104, LogLevel.Debug, "Webhook delivery {DeliveryId} to {Endpoint} failed: {Error}")]
+    public static partial void Failed(ILogger logger, string deliveryId, string endpoint, string error);
+
+    [LoggerMessage(105, LogLevel.Warning, "Webhook endpoint {Endpoint} circuit opened after {Failures} consecutive failures")]
+    public static partial void CircuitOpened(ILogger logger, string endpoint, int failures);
+
+    [LoggerMessage(106, LogLevel.Warning, "Webhook endpoint {Endpoint} given up: failing for longer than {DisableAfter}; subscription {SubscriptionId} is disabled")]
+    public static partial void GivenUp(ILogger logger, string endpoint, TimeSpan disableAfter, string? subscriptionId);
+}

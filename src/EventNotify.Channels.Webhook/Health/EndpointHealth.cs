@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace EventNotify.Webhooks;
+
+/// <summary>
+/// Tracks failures per endpoint (scheme, host and port). After <see cref="WebhookOptions.CircuitBreakerThreshold"/>
+/// consecutive failures the endpoint's circuit opens for <see cref="WebhookOptions.CircuitBreakDuration"/>: attempts
+/// to it fail at once without connecting, so a dead endpoint does not hold the channel's workers. When the circuit
+/// closes again the next attempt goes out; one more failure reopens it. An endpoint failing without a single success
+/// for <see cref="WebhookOptions.DisableAfter"/> is reported as given up. Deterministic: all time comes from the
+/// <see cref="TimeProvider"/>.
+/// </summary>
+internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvider time)
+{
+    private readonly WebhookOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, State> _failing = new(StringComparer.Ordinal);
+
+    /// <summary>The key of an endpoint: circuits are per scheme, host and port, not per path.</summary>
+    public static string KeyOf(Uri uri) => uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+
+    /// <summary>Whether an attempt to <paramref name="endpoint"/> may go out now.</summary>
+    public EndpointCheck Check(string endpoint)
+    {
+        if (!_failing.TryGetValue(endpoint, out var state))
+        {
+            return default;
+        }
+
+        var now = time.GetUtcNow();
+        lock (state)
+        {
+            var open = state.OpenUntil > now;
+            return new EndpointCheck(open, open ? state.OpenUntil - now : TimeSpan.Zero, state.Failures, now - state.FailingSince >= _options.DisableAfter);
+        }
+    }
+
+    /// <summary>Forgets past failures of <paramref name="endpoint"/>.</summary>
+    public void RecordSuccess(string endpoint) => _failing.TryRemove(endpoint, out _);
+
+    /// <summary>Counts a failure of <paramref name="endpoint"/>; returns whether the circuit opened and whether the endpoint has failed for <see cref="WebhookOptions.DisableAfter"/>.</summary>
+    public (bool Opened, bool GiveUp) RecordFailure(string endpoint)
+    {
+        var now = time.GetUtcNow();
+        var state = _failing.GetOrAdd(endpoint, static (_, now) => new State { FailingSince = now }, now);
+        lock (state)
+        {
+            state.Failures++;
+            var opened = false;
+            if (state.Failures >= _options.CircuitBreakerThreshold && _options.CircuitBreakDuration > TimeSpan.Zero)
+            {
+                opened = state.OpenUntil <= now;
+                state.OpenUntil = now + _options.CircuitBreakDuration;
+            }
+
+            return (opened, now - state.FailingSince >= _options.DisableAfter);
+        }
+    }
+
+    private sealed class State
+    {
+        public DateTimeOffset FailingSince { get; init; }
+
+        public int Failures { get; set; }
+
+        public DateTimeOffset OpenUntil { get; set; }
+    }
+}
+
+/// <summary>An endpoint's health before an attempt.</summary>
+internal readonly record struct EndpointCheck(bool IsOpen, TimeSpan OpenFor, int Failures, bool GiveUp);

@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace EventNotify.Webhooks;
+
+/// <summary>
+/// Builds the request body of one attempt. The bytes built here are the bytes signed and the bytes sent: nothing
+/// re-serialises them in between, so the receiver's signature check sees exactly what we hashed.
+/// </summary>
+internal static class WebhookPayload
+{
+    public const string JsonContentType = "application/json";
+    public const string CloudEventsContentType = "application/cloudevents+json";
+
+    public static string ContentType(WebhookPayloadFormat format) =>
+        format == WebhookPayloadFormat.CloudEvents ? CloudEventsContentType : JsonContentType;
+
+    public static byte[] Build(NotificationEvent e, WebhookPayloadFormat format)
+    {
+        var buffer = new ArrayBufferWriter<byte>(e.Data.Length + 512);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = false }))
+        {
+            if (format == WebhookPayloadFormat.CloudEvents)
+            {
+                WriteCloudEvent(writer, e);
+            }
+            else
+            {
+                WriteStandardWebhook(writer, e);
+            }
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteStandardWebhook(Utf8JsonWriter w, NotificationEvent e)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", e.Type);
+        w.WriteString("timestamp", e.Time);
+        w.WritePropertyName("data");
+        if (e.Data.IsEmpty)
+        {
+            w.WriteNullValue();
+        }
+        else if (IsJson(e.DataContentType))
+        {
+            // The engine checked the data is well-formed JSON when the event was published.
+            w.WriteRawValue(e.Data.Span, skipInputValidation: true);
+        }
+        else
+        {
+            w.WriteStringValue(e.Data.Span); // non-JSON data (e.g. text/plain) travels as a JSON string
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteCloudEvent(Utf8JsonWriter w, NotificationEvent e)
+    {
+        w.WriteStartObject();
+        w.WriteString("specversion", "1.0");
+        w.WriteString("id", e.Id);
+        w.WriteString("source", e.Source ?? "urn:eventnotify");
+        w.WriteString("type", e.Type);
+        if (e.Subject is not null)
+        {
+            w.WriteString("subject", e.Subject);
+        }
+
+        w.WriteString("time", e.Time);
+        if (e.TenantId is not null)
+        {
+            w.WriteString("tenantid", e.TenantId);
+        }
+
+        foreach (var (name, value) in e.Extensions)
+        {
+            if (!IsReserved(name))
+            {
+                w.WriteString(name, value);
+            }
+        }
+
+        if (!e.Data.IsEmpty)
+        {
+            w.WriteString("datacontenttype", e.DataContentType);
+            if (IsJson(e.DataContentType))
+            {
+                w.WritePropertyName("data");
+                w.WriteRawValue(e.Data.Span, skipInputValidation: true);
+            }
+            else
+            {
+                w.WriteBase64String("data_base64", e.Data.Span);
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static bool IsJson(string contentType) => contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsReserved(string name) => name is "specversion" or "id" or "source" or "type" or "subject" or "time"
+        or "datacontenttype" or "dataschema" or "data" or "data_base64" or "tenantid";
+}

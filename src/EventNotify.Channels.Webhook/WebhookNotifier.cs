@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Reflection;
+using System.Text;
+using EventNotify.Webhooks.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EventNotify.Webhooks;
+
+/// <summary>
+/// The <c>webhook</c> channel: POSTs the event as signed JSON (Standard Webhooks headers) and classifies the answer.
+/// 2xx is success; 410 Gone is permanent and disables the subscription; everything else (3xx not followed, 4xx, 408,
+/// 429, 5xx, timeouts, connection errors) is transient, with the receiver's <c>Retry-After</c> honoured. Addresses
+/// refused by the SSRF guard fail permanently without a connection.
+/// </summary>
+internal sealed class WebhookNotifier : INotifier
+{
+    /// <summary>The channel name: <c>webhook</c>.</summary>
+    public const string ChannelName = "webhook";
+
+    /// <summary>The name of the <see cref="IHttpClientFactory"/> client used for deliveries.</summary>
+    public const string HttpClientName = "EventNotify.Webhooks";
+
+    internal static readonly string UserAgent = "EventNotify/" + ProductVersion();
+
+    private readonly IHttpClientFactory _clients;
+    private readonly WebhookOptions _options;
+    private readonly EndpointGuard _guard;
+    private readonly EndpointHealth _health;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, EndpointGuard guard, EndpointHealth health, TimeProvider time, ILogger<WebhookNotifier> logger)
+    {
+        _clients = clients;
+        _options = options.Value;
+        _guard = guard;
+        _health = health;
+        _time = time;
+        _logger = logger;
+    }
+
+    public string Channel => ChannelName;
+
+    public async ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        if (_guard.CheckUrl(notification.Address, out var uri) is { } refusal)
+        {
+            // Refused before any connection: registration may have happened before a rule changed, or this is an explicit recipient.
+            Log.Refused(_logger, notification.DeliveryId, refusal);
+            return DeliveryResult.Permanent("Webhook endpoint refused by the SSRF guard: " + refusal);
+        }
+
+        var now = _time.GetUtcNow();
+        var secrets = ActiveSecrets(notification.Subscription, now, out var secretError);
+        if (secretError is not null)
+        {
+            Log.Refused(_logger, notification.DeliveryId, secretError);
+            return DeliveryResult.Permanent(secretError);
+        }
+
+        var endpoint = EndpointHealth.KeyOf(uri!);
+        var health = _health.Check(endpoint);
+        if (health.IsOpen)
+        {
+            if (health.GiveUp)
+            {
+                return GiveUp(notification, endpoint, null, null);
+            }
+
+            return DeliveryResult.Transient(
+                $"Circuit open for {endpoint} after {health.Failures} consecutive failures: not attempted.",
+                retryAfter: health.OpenFor);
+        }
+
+        var result = await PostAsync(notification, uri!, secrets, now, cancellationToken).ConfigureAwait(false);
+        if (result.IsSuccess)
+        {
+            _health.RecordSuccess(endpoint);
+        }
+        else if (result.Outcome == AttemptOutcome.TransientFailure)
+        {
+            var (opened, giveUp) = _health.RecordFailure(endpoint);
+            if (giveUp)
+            {
+                return GiveUp(notification, endpoint, result.StatusCode, result.Response);
+            }
+
+            if (opened)
+            {
+                Log.CircuitOpened(_logger, endpoint, _health.Check(endpoint).Failures);
+            }
+        }
+
+        return result;
+    }
+
+    private DeliveryResult GiveUp(Notification notification, string endpoint, int? statusCode, string? response)
+    {
+        Log.GivenUp(_logger, endpoint, _options.DisableAfter, notification.Subscription?.Id);
+        return DeliveryResult.Permanent(
+            $"Endpoint {endpoint} has failed every attempt for longer than {_options.DisableAfter} (WebhookOptions.DisableAfter): given up.",
+            statusCode,
+            disableSubscription: true,
+            response);
+    }
+
+    private List<WebhookSecret> ActiveSecrets(Subscription? subscription, DateTimeOffset now, out string? error)
+    {
+        error = null;
+        var active = new List<WebhookSecret>(2);
+        if (subscription is not null)
+        {
+            for (var i = 0; i < subscription.Secrets.Count; i++)
+            {
+                var s = subscription.Secrets[i];
+                if (s.ExpiresAt is { } expires && expires <= now)
+                {
+                    continue; // a rotated-out secret: no longer signed with
+                }
+
+                if (!WebhookSecret.TryParse(s.Value, out var parsed, out var parseError))
+                {
+                    error = $"Subscription.Secrets[{i}] is invalid: {parseError}";
+                    return active;
+                }
+
+                active.Add(parsed);
+            }
+        }
+
+        if (active.Count == 0 && _options.RequireSignature)
+        {
+            error = subscription is null
+                ? "An explicit webhook recipient has no secret to sign with and WebhookOptions.RequireSignature is true: use a subscription with a secret."
+                : "The subscription has no active (unexpired) secret and WebhookOptions.RequireSignature is true: add a secret.";
+        }
+
+        return active;
+    }
+
+    private async ValueTask<DeliveryResult> PostAsync(Notification notification, Uri uri, List<WebhookSecret> secrets, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Built once per attempt: these exact bytes are signed and sent.
+        var body = WebhookPayload.Build(notification.Event, _options.PayloadFormat);
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(WebhookPayload.ContentType(_options.PayloadFormat));
+        var headers = request.Headers;
+        headers.TryAddWithoutValidation(WebhookVerifier.IdHeader, notification.DeliveryId);
+        headers.TryAddWithoutValidation(WebhookVerifier.TimestampHeader, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        if (secrets.Count > 0)
+        {
+            var signatures = new StringBuilder();
+            foreach (var secret in secrets)
+            {
+                signatures.Append(signatures.Length == 0 ? "" : " ").Append(secret.Sign(notification.DeliveryId, now, body));
+            }
+
+            headers.TryAddWithoutValidation(WebhookVerifier.SignatureHeader, signatures.ToString());
+        }
+
+        headers.TryAddWithoutValidation("User-Agent", UserAgent);
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+        {
+            headers.TryAddWithoutValidation("traceparent", activity.Id);
+            if (activity.TraceStateString is { Length: > 0 } state)
+            {
+                headers.TryAddWithoutValidation("tracestate", state);
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(_options.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var started = _time.GetTimestamp();
+        try
+        {
+            var client = _clients.CreateClient(HttpClientName);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
+            Log.Answered(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), status, _time.GetElapsedTime(started).TotalMilliseconds);
+            if (status is >= 200 and <= 299)
+            {
+                return DeliveryResult.Success(statusCode: status, response: text);
+            }
+
+            if (response.StatusCode == HttpStatusCode.Gone)
+            {
+                return DeliveryResult.Permanent("Endpoint answered 410 Gone: the receiver asked for no more deliveries.", status, disableSubscription: true, response: text);
+            }
+
+            var what = status is >= 300 and <= 399
+                ? $"Endpoint answered {status} (redirects are not followed; register the final URL)."
+                : $"Endpoint answered {status} {response.ReasonPhrase}.";
+            return DeliveryResult.Transient(what, status, RetryAfter(response), text);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
+            Log.Failed(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), error);
+            return DeliveryResult.Transient(error);
+        }
+        catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
+        {
+            Log.Refused(_logger, notification.DeliveryId, refused.Message);
+            return DeliveryResult.Permanent(refused.Message);
+        }
+        catch (HttpRequestException ex)
+        {
+            var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
+            Log.Failed(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), error);
+            return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
+        }
+    }
+
+    private async ValueTask<string?> ReadStartAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (_options.MaxResponseBytes == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            var buffer = new byte[_options.MaxResponseBytes];
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var total = 0;
+                while (total < buffer.Length)
+                {
+                    var n = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    total += n;
+                }
+
+                return total == 0 ? null : Encoding.UTF8.GetString(buffer, 0, total);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return null; // the status decides the outcome; a broken body only loses the diagnostic text
+        }
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? null : delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    private static WebhookAddressRefusedException? FindRefusal(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is WebhookAddressRefusedException refused)
+            {
+                return refused;
+            }
+        }
+
+        return null;
+    }
+
+    private static string ProductVersion()
+    {
+        var assembly = typeof(WebhookNotifier).Assembly;
+        var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? assembly.GetName().Version?.ToString()
+            ?? "0.0.0";
+        var plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? version : version[..plus];
+    }
+}

@@ -1,0 +1,47 @@
+using EventNotify;
+using EventNotify.Storage.Sqlite;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the SQLite event store.</summary>
+public static class SqliteEventNotifyBuilderExtensions
+{
+    /// <summary>
+    /// Uses a SQLite file as the durable event store (replacing the in-memory default). The file and its schema are
+    /// created at host start; leases of a previous process are cleared then, so its in-flight deliveries are attempted
+    /// again at once with the same delivery ids. One host process per file.
+    /// </summary>
+    /// <param name="builder">The EventNotify builder.</param>
+    /// <param name="connectionString">The Microsoft.Data.Sqlite connection string, e.g. <c>Data Source=eventnotify.db</c>; validated at start.</param>
+    /// <param name="configure">Further settings; see <see cref="SqliteStoreOptions"/> for the defaults (synchronous FULL, busy timeout 5 s, retention 7 days).</param>
+    /// <example>
+    /// <code>
+    /// services.AddEventNotify()
+    ///         .UseSqlite("Data Source=/var/lib/shop/eventnotify.db", o => o.RetentionPeriod = TimeSpan.FromDays(30));
+    /// </code>
+    /// </example>
+    public static EventNotifyBuilder UseSqlite(this EventNotifyBuilder builder, string connectionString, Action<SqliteStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(connectionString);
+        var services = builder.Services;
+        services.AddOptions<SqliteStoreOptions>()
+            .Configure(o =>
+            {
+                o.ConnectionString = connectionString;
+                configure?.Invoke(o);
+            })
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>, SqliteStoreOptionsValidator>());
+        services.TryAddSingleton(sp => new SqliteEventStore(
+            sp.GetRequiredService<IOptions<SqliteStoreOptions>>(),
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ILogger<SqliteEventStore>>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteStoreLifecycle>());
+        return builder.UseStore(sp => sp.GetRequiredService<SqliteEventStore>());
+    }
+}

@@ -1,0 +1,131 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace EventNotify.Storage.Sqlite;
+
+/// <summary>Settings of the SQLite event store, validated when the host starts.</summary>
+public sealed class SqliteStoreOptions
+{
+    /// <summary>
+    /// The Microsoft.Data.Sqlite connection string naming the database file, e.g. <c>Data Source=eventnotify.db</c>.
+    /// The file and its schema are created when missing. In-memory databases are refused (they are not durable).
+    /// The default value is empty; <c>UseSqlite(connectionString)</c> sets it.
+    /// </summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>
+    /// How hard each commit waits for the disk. <see cref="SqliteSynchronousMode.Full"/> survives process kill, OS
+    /// crash and power loss; <see cref="SqliteSynchronousMode.Normal"/> survives process kill only (a power loss may
+    /// lose the last commits) and is faster. The default value is <see cref="SqliteSynchronousMode.Full"/>.
+    /// </summary>
+    public SqliteSynchronousMode Synchronous { get; set; } = SqliteSynchronousMode.Full;
+
+    /// <summary>
+    /// How long a write waits for a lock held by another connection before it fails. The default value is 5 seconds.
+    /// </summary>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The most write operations (appends, routed saves, attempt records, ...) committed together in one
+    /// transaction (group commit). The default value is 512.
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>
+    /// How long finished deliveries (succeeded, dead-lettered, cancelled) are kept after they finished; older ones are
+    /// deleted with their attempts, and so are events left with no delivery. <see cref="Timeout.InfiniteTimeSpan"/>
+    /// keeps them forever. The default value is 7 days.
+    /// </summary>
+    public TimeSpan RetentionPeriod { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often the retention purge runs. The default value is 1 hour.</summary>
+    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>The SQLite <c>synchronous</c> setting used by the store (the journal is always WAL).</summary>
+public enum SqliteSynchronousMode
+{
+    /// <summary>
+    /// <c>PRAGMA synchronous=NORMAL</c>: a commit is durable once SQLite has written it to the WAL file; it survives
+    /// the process being killed, but an OS crash or power loss may lose the last commits.
+    /// </summary>
+    Normal = 1,
+
+    /// <summary><c>PRAGMA synchronous=FULL</c>: every commit is flushed to the disk (fsync) before it is acknowledged.</summary>
+    Full = 2,
+}
+
+/// <summary>Checks <see cref="SqliteStoreOptions"/> at start; each failure names the option and the rule.</summary>
+internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SqliteStoreOptions options)
+    {
+        var failures = Check(options);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    internal static List<string> Check(SqliteStoreOptions o)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.ConnectionString))
+        {
+            failures.Add("SqliteStoreOptions.ConnectionString must not be empty: name the database file, e.g. \"Data Source=eventnotify.db\".");
+        }
+        else
+        {
+            SqliteConnectionStringBuilder? builder = null;
+            try
+            {
+                builder = new SqliteConnectionStringBuilder(o.ConnectionString);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+            {
+                failures.Add($"SqliteStoreOptions.ConnectionString is not a valid SQLite connection string: {ex.Message}");
+            }
+
+            if (builder is not null)
+            {
+                var source = builder.DataSource;
+                if (string.IsNullOrWhiteSpace(source))
+                {
+                    failures.Add("SqliteStoreOptions.ConnectionString must name a database file with \"Data Source=...\".");
+                }
+                else if (builder.Mode == SqliteOpenMode.Memory || source.Trim() == ":memory:")
+                {
+                    failures.Add("SqliteStoreOptions.ConnectionString names an in-memory database, which is not durable: name a file, or use UseInMemoryStore().");
+                }
+                else if (builder.Mode == SqliteOpenMode.ReadOnly)
+                {
+                    failures.Add("SqliteStoreOptions.ConnectionString must not use Mode=ReadOnly: the store writes to the database.");
+                }
+            }
+        }
+
+        if (!Enum.IsDefined(o.Synchronous))
+        {
+            failures.Add($"SqliteStoreOptions.Synchronous '{o.Synchronous}' is not a defined value (Normal or Full).");
+        }
+
+        if (o.BusyTimeout <= TimeSpan.Zero || o.BusyTimeout > TimeSpan.FromHours(1))
+        {
+            failures.Add($"SqliteStoreOptions.BusyTimeout must be positive and at most 1 hour (was {o.BusyTimeout}).");
+        }
+
+        if (o.MaxBatchSize is < 1 or > 100_000)
+        {
+            failures.Add($"SqliteStoreOptions.MaxBatchSize must be between 1 and 100000 (was {o.MaxBatchSize}).");
+        }
+
+        if (o.RetentionPeriod <= TimeSpan.Zero && o.RetentionPeriod != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"SqliteStoreOptions.RetentionPeriod must be positive or Timeout.InfiniteTimeSpan (was {o.RetentionPeriod}).");
+        }
+
+        if (o.PurgeInterval <= TimeSpan.Zero || o.PurgeInterval == Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"SqliteStoreOptions.PurgeInterval must be positive (was {o.PurgeInterval}).");
+        }
+
+        return failures;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text;
+
+namespace EventNotify.Tests.Model;
+
+public sealed class NotificationEventValidationTests
+{
+    private static void Validate(NotificationEvent e, int maxData = 256 * 1024) => EventRules.ValidateEvent(e, maxData);
+
+    [Theory]
+    [InlineData("order.paid")]
+    [InlineData("order")]
+    [InlineData("pull_request_review_comment.created")]
+    [InlineData("a1.b-2.c_3")]
+    public void Validate_WellFormedType_Passes(string type)
+    {
+        var act = () => Validate(NotificationEvent.FromJson(type, "{}"));
+        act.Should().NotThrow();
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Order.Paid")]
+    [InlineData("order..paid")]
+    [InlineData(".order")]
+    [InlineData("order.")]
+    [InlineData("order paid")]
+    [InlineData("order.*")]
+    [InlineData("_order.paid")]
+    public void Validate_MalformedType_ThrowsNamingType(string type)
+    {
+        var act = () => Validate(NotificationEvent.FromJson(type, "{}"));
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Type" && e.Message.Contains("NotificationEvent.Type"));
+    }
+
+    [Fact]
+    public void Validate_NullType_ThrowsNamingType()
+    {
+        var act = () => Validate(new NotificationEvent { Type = null! });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Type" && e.Message.Contains("required"));
+    }
+
+    [Theory]
+    [InlineData("evt.1")]
+    [InlineData("evt 1")]
+    [InlineData("")]
+    [InlineData("evt\n1")]
+    public void Validate_BadId_ThrowsNamingId(string id)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Id = id });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Id");
+    }
+
+    [Fact]
+    public void Validate_IdOf257Characters_ThrowsNamingId()
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Id = new string('x', 257) });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Id" && e.Message.Contains("256"));
+    }
+
+    [Fact]
+    public void Validate_DataOverLimit_ThrowsNamingDataAndLimit()
+    {
+        var json = "\"" + new string('a', 100) + "\"";
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", json), maxData: 50);
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Data" && e.Message.Contains("50 bytes"));
+    }
+
+    [Fact]
+    public void Validate_DataExactlyAtLimit_Passes()
+    {
+        var json = "\"" + new string('a', 48) + "\"";
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", json), maxData: 50);
+        act.Should().NotThrow();
+    }
+
+    [Theory]
+    [InlineData("{\"a\":")]
+    [InlineData("{} {}")]
+    [InlineData("not json")]
+    public void Validate_MalformedJsonData_ThrowsNamingData(string json)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", json));
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Data");
+    }
+
+    [Fact]
+    public void Validate_NonJsonContentType_AcceptsAnyBytes()
+    {
+        var e = new NotificationEvent { Type = "file.uploaded", Data = Encoding.UTF8.GetBytes("plain text"), DataContentType = "text/plain" };
+        var act = () => Validate(e);
+        act.Should().NotThrow();
+    }
+
+    [Fact]
+    public void Validate_RecipientAddressWithCrLf_ThrowsNamingRecipients()
+    {
+        var e = NotificationEvent.FromJson("order.paid", "{}") with
+        {
+            Recipients = [new Recipient("email", "bob@example.com\r\nRCPT TO:<x@evil.example>")],
+        };
+        var act = () => Validate(e);
+        act.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Recipients" && x.Message.Contains("Recipients[0].Address"));
+    }
+
+    [Fact]
+    public void Validate_RecipientWithBadChannel_ThrowsNamingRecipients()
+    {
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = [new Recipient("E-Mail", "bob@example.com")] };
+        var act = () => Validate(e);
+        act.Should().Throw<EventValidationException>().Where(x => x.Message.Contains("Recipients[0].Channel"));
+    }
+
+    [Theory]
+    [InlineData("TraceParent")]
+    [InlineData("averyveryverylongextensionname")]
+    [InlineData("with-dash")]
+    public void Validate_BadExtensionName_ThrowsNamingExtensions(string name)
+    {
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Extensions = new Dictionary<string, string> { [name] = "x" } };
+        var act = () => Validate(e);
+        act.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Extensions");
+    }
+
+    [Fact]
+    public void Create_SerialisesDataWithWebDefaults()
+    {
+        var e = NotificationEvent.Create("order.paid", new { OrderId = 7, Amount = 9.5m });
+        Encoding.UTF8.GetString(e.Data.Span).Should().Be("{\"orderId\":7,\"amount\":9.5}");
+        e.Id.Should().StartWith("evt_").And.HaveLength(36);
+    }
+
+    [Fact]
+    public void FromJson_KeepsBytesExactly()
+    {
+        var bytes = Encoding.UTF8.GetBytes("{ \"b\" : 1,\n \"a\":\"é\" }");
+        var e = NotificationEvent.FromJson("order.paid", bytes);
+        e.Data.ToArray().Should().Equal(bytes);
+    }
+}

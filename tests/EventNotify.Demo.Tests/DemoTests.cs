@@ -1,0 +1,95 @@
+using EventNotify;
+
+namespace EventNotify.Demo.Tests;
+
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task Demo_BuiltInEventsInMemory_EveryDeliverySucceedsAndExitsZero()
+    {
+        var result = await DemoRunner.RunAsync("--store", "memory");
+
+        result.ExitCode.Should().Be(0, result.Output);
+        result.Summary["published"].Should().Be(240);
+        result.Summary["deliveries"].Should().Be(result.Summary["succeeded"] + result.Summary["dead_lettered"]);
+        result.Summary["deliveries"].Should().BeGreaterThan(result.Summary["published"], "several subscriptions match most events");
+        result.Summary["signature_failures"].Should().Be(0);
+        result.Output.Should().Contain("answered 503 on purpose").And.NotContain(" 0 answered 503", "the flaky endpoint makes retries happen");
+    }
+
+    [GitHubPayloadsFact]
+    public async Task Demo_GitHubPayloadFolderOnSqlite_EveryFileDeliveredAndVerified()
+    {
+        var files = Directory.EnumerateFiles(DemoRunner.GitHubPayloads!, "*.json", SearchOption.AllDirectories).Count();
+        var db = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-test-{Guid.NewGuid():N}.db");
+        try
+        {
+            var result = await DemoRunner.RunAsync("--events", DemoRunner.GitHubPayloads!, "--db", db);
+
+            result.ExitCode.Should().Be(0, result.Output);
+            result.Summary["published"].Should().Be(files);
+            result.Summary["succeeded"].Should().Be(result.Summary["deliveries"]);
+            result.Summary["signature_failures"].Should().Be(0);
+        }
+        finally
+        {
+            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Demo_SecondRunWithSameDb_DeliversWhatTheFirstLeftPending()
+    {
+        var db = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-test-{Guid.NewGuid():N}.db");
+        try
+        {
+            // No time to wait: the first run stops at once, leaving the scheduled retries pending in the file.
+            var first = await DemoRunner.RunAsync("--db", db, "--timeout", "0");
+            var second = await DemoRunner.RunAsync("--db", db);
+
+            first.ExitCode.Should().Be(1, "deliveries were left pending: " + first.Output);
+            first.Summary["deliveries"].Should().BeGreaterThan(first.Summary["succeeded"] + first.Summary["dead_lettered"]);
+            second.ExitCode.Should().Be(0, second.Output);
+            second.Summary["deliveries"].Should().Be(2 * 450, "the built-in set makes 450 deliveries per run and both runs are in the file");
+            second.Summary["succeeded"].Should().Be(second.Summary["deliveries"], "the first run's pending deliveries were delivered by the second");
+        }
+        finally
+        {
+            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Demo_UnknownArgument_ExitsWithUsageError()
+    {
+        var result = await DemoRunner.RunAsync("--bogus");
+        result.ExitCode.Should().Be(2);
+        result.Output.Should().Contain("unknown argument '--bogus'");
+    }
+
+    [GitHubPayloadsFact]
+    public void FromPath_GitHubFolder_EveryFileBecomesAValidEvent()
+    {
+        var events = DemoEvents.FromPath(DemoRunner.GitHubPayloads!).ToList();
+        events.Should().HaveCount(Directory.EnumerateFiles(DemoRunner.GitHubPayloads!, "*.json", SearchOption.AllDirectories).Count());
+        events.Should().OnlyContain(e => EventRules.IsValidEventType(e.Type));
+    }
+
+    [Theory]
+    [InlineData("issues/opened.payload.json", "issues.opened")]
+    [InlineData("push/payload.json", "push")]
+    [InlineData("push/with-installation.payload.json", "push")]
+    [InlineData("push/1.payload.json", "push")]
+    [InlineData("check_run/created.with-organization.payload.json", "check_run.created")]
+    [InlineData("check_suite/requested.payload.with-email-with-special-characters.json", "check_suite.requested")]
+    public void TypeFromPath_GitHubLayout_GivesEventDotAction(string path, string expected)
+    {
+        DemoEvents.TypeFromPath(path).Should().Be(expected);
+    }
+}
