@@ -12,7 +12,7 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// <param name="name">The scenario name.</param>
 /// <param name="subscriptions">How many subscriptions match each event (fan-out).</param>
 /// <param name="configure">Extra configuration: the store or channel under test (e.g. <c>b => b.UseSqlite(...)</c>).</param>
-internal sealed class EngineScenario(string name, int subscriptions, Action<EventNotifyBuilder>? configure = null) : IScenario
+internal class EngineScenario(string name, int subscriptions, Action<EventNotifyBuilder>? configure = null) : IScenario
 {
     private readonly Completion _completion = new();
     private IHost? _host;
@@ -23,23 +23,22 @@ internal sealed class EngineScenario(string name, int subscriptions, Action<Even
 
     public async Task<string?> SetupAsync()
     {
+        if (await PrepareAsync().ConfigureAwait(false) is { } skip)
+        {
+            return skip;
+        }
+
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IDeliveryObserver>(new CountingObserver(_completion));
-        var en = builder.Services.AddEventNotify(o =>
-        {
-            if (Environment.GetEnvironmentVariable("BENCH_WORKERS") is { } w)
-            {
-                o.Concurrency = int.Parse(w, System.Globalization.CultureInfo.InvariantCulture);
-                o.RouterConcurrency = Math.Min(o.Concurrency, 2);
-            }
-        }).AddNotifier(new InstantNotifier());
+        var en = builder.Services.AddEventNotify();
+        Configure(en);
+        configure?.Invoke(en);
         for (var i = 0; i < subscriptions; i++)
         {
-            en.AddSubscription(new Subscription { Id = $"sub_bench_{i}", EventTypes = ["order.*"], Channel = InstantNotifier.Name, Address = $"bench-{i}" });
+            en.AddSubscription(CreateSubscription(i));
         }
 
-        configure?.Invoke(en);
         _host = builder.Build();
         await _host.StartAsync().ConfigureAwait(false);
         _publisher = _host.Services.GetRequiredService<IEventPublisher>();
@@ -47,22 +46,42 @@ internal sealed class EngineScenario(string name, int subscriptions, Action<Even
         return null;
     }
 
+    /// <summary>
+    /// How many publishers run at once. One for the in-memory scenarios (like the peers); a durable store is measured
+    /// with concurrent publishers, as a web host calls it, because one publisher waits for one commit per event.
+    /// </summary>
+    protected virtual int Publishers => 1;
+
     public async Task RunAsync(int events)
     {
         _completion.Reset(events * subscriptions);
-        var data = new ReadOnlyMemory<byte>(Payload.Utf8);
-        for (var i = 0; i < events; i++)
+        var publishers = Publishers;
+        if (publishers == 1)
         {
-            await _publisher.PublishAsync(NotificationEvent.FromJson("order.paid", data)).ConfigureAwait(false);
+            await PublishAsync(events).ConfigureAwait(false);
+        }
+        else
+        {
+            var share = events / publishers;
+            await Task.WhenAll(Enumerable.Range(0, publishers).Select(p => Task.Run(() => PublishAsync(p == 0 ? events - (share * (publishers - 1)) : share)))).ConfigureAwait(false);
         }
 
         await _completion.WaitAsync(events).ConfigureAwait(false);
     }
 
+    private async Task PublishAsync(int events)
+    {
+        var data = new ReadOnlyMemory<byte>(Payload.Utf8);
+        for (var i = 0; i < events; i++)
+        {
+            await _publisher.PublishAsync(NotificationEvent.FromJson("order.paid", data)).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Drops finished work so every run starts from a store of the same size.</summary>
     public async Task CleanupAsync() => await _store.PurgeAsync(DateTimeOffset.UtcNow.AddMinutes(1)).ConfigureAwait(false);
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         if (_host is not null)
         {
@@ -70,6 +89,16 @@ internal sealed class EngineScenario(string name, int subscriptions, Action<Even
             _host.Dispose();
         }
     }
+
+    /// <summary>Starts what the store or channel under test needs (a receiver, a database file).</summary>
+    protected virtual Task<string?> PrepareAsync() => Task.FromResult<string?>(null);
+
+    /// <summary>Registers the notifier (and store) under test; the default is the instant in-memory notifier.</summary>
+    protected virtual void Configure(EventNotifyBuilder builder) => builder.AddNotifier(new InstantNotifier());
+
+    /// <summary>The <paramref name="index"/>th subscription matching every published event.</summary>
+    protected virtual Subscription CreateSubscription(int index) =>
+        new() { Id = $"sub_bench_{index}", EventTypes = ["order.*"], Channel = InstantNotifier.Name, Address = $"bench-{index}" };
 
     /// <summary>Succeeds at once, synchronously: the engine's own cost is all that is measured.</summary>
     internal sealed class InstantNotifier : INotifier

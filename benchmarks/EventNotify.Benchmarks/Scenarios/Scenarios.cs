@@ -4,11 +4,10 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// Every scenario by name, in report order, and the ratios reported between them.
 /// </summary>
 /// <remarks>
-/// Extension points: <c>engine-sqlite</c>, <c>wolverine-sqlite</c> and <c>engine-webhook</c> are
-/// <see cref="PendingScenario"/>s until the SQLite store (<c>EventNotify.Storage.Sqlite</c>) and the webhook channel
-/// (<c>EventNotify.Channels.Webhook</c>) land. To enable one, reference the package from the benchmark project and
-/// replace its line below with a real scenario; <see cref="EngineScenario"/> takes a configuration callback for the
-/// store or channel, so <c>engine-sqlite</c> is <c>new EngineScenario("engine-sqlite", 1, b => b.UseSqlite(...))</c>.
+/// To add a scenario: implement <see cref="IScenario"/> (or derive from <see cref="EngineScenario"/>, which takes the
+/// store or channel under test through <c>Configure</c>/<c>CreateSubscription</c>), add its name here and, for
+/// BenchmarkDotNet, a one-line class in <c>Bdn/ThroughputBenchmarks.cs</c>. A scenario that cannot run on a machine
+/// returns the reason from <see cref="IScenario.SetupAsync"/> and is printed as skipped.
 /// </remarks>
 internal static class ScenarioCatalog
 {
@@ -45,10 +44,10 @@ internal static class ScenarioCatalog
         "masstransit-memory" => new MassTransitScenario(),
         "wolverine-local" => new WolverineScenario(),
         "sqlite-baseline" => new SqliteBaselineScenario(),
-        "engine-sqlite" => new PendingScenario(name, "needs EventNotify.Storage.Sqlite (being written on the sqlite branch)"),
+        "engine-sqlite" => new EngineSqliteScenario(),
         "wolverine-sqlite" => new PendingScenario(name, "enabled together with engine-sqlite (WolverineFx.Sqlite durable local queue)"),
         "httpclient-baseline" => new HttpClientBaselineScenario(),
-        "engine-webhook" => new PendingScenario(name, "needs EventNotify.Channels.Webhook (being written on the webhook branch)"),
+        "engine-webhook" => new EngineWebhookScenario(),
         _ => throw new ArgumentException($"Unknown scenario '{name}'. Known: {string.Join(", ", Names)}.", nameof(name)),
     };
 }

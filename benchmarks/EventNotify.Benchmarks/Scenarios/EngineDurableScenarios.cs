@@ -1,0 +1,73 @@
+using EventNotify.Webhooks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventNotify.Benchmarks.Scenarios;
+
+/// <summary>
+/// EventNotify on its SQLite store (a WAL file with the store's defaults: synchronous FULL, group commit) and the
+/// instant notifier: what durability costs, against <see cref="SqliteBaselineScenario"/>.
+/// </summary>
+internal sealed class EngineSqliteScenario() : EngineScenario("engine-sqlite", subscriptions: 1)
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"eventnotify-bench-engine-{Guid.NewGuid():N}.db");
+
+    /// <summary>64 concurrent publishers, so the store can group-commit (see <see cref="EngineScenario.Publishers"/>).</summary>
+    protected override int Publishers => 64;
+
+    protected override void Configure(EventNotifyBuilder builder)
+    {
+        base.Configure(builder);
+        builder.UseSqlite($"Data Source={_path}");
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_path + suffix);
+        }
+    }
+}
+
+/// <summary>
+/// EventNotify delivering signed Standard Webhooks (the webhook channel's defaults, private networks allowed for
+/// 127.0.0.1) to the same Kestrel receiver as <see cref="HttpClientBaselineScenario"/>, in-memory store.
+/// </summary>
+internal sealed class EngineWebhookScenario() : EngineScenario("engine-webhook", subscriptions: 1)
+{
+    private WebApplication? _receiver;
+    private string _url = "";
+
+    protected override async Task<string?> PrepareAsync()
+    {
+        _receiver = await HttpClientBaselineScenario.StartReceiverAsync().ConfigureAwait(false);
+        _url = _receiver.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
+        return null;
+    }
+
+    protected override void Configure(EventNotifyBuilder builder) => builder.AddWebhooks(o => o.AllowPrivateNetworks = true);
+
+    protected override Subscription CreateSubscription(int index) => new()
+    {
+        Id = $"sub_bench_{index}",
+        EventTypes = ["order.*"],
+        Channel = "webhook",
+        Address = _url,
+        Secrets = [new SubscriptionSecret(WebhookSecret.Generate())],
+    };
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        if (_receiver is not null)
+        {
+            await _receiver.StopAsync().ConfigureAwait(false);
+            await _receiver.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
