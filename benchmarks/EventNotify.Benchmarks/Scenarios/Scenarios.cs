@@ -45,7 +45,7 @@ internal static class ScenarioCatalog
         "wolverine-local" => new WolverineScenario(),
         "sqlite-baseline" => new SqliteBaselineScenario(),
         "engine-sqlite" => new EngineSqliteScenario(),
-        "wolverine-sqlite" => new PendingScenario(name, "enabled together with engine-sqlite (WolverineFx.Sqlite durable local queue)"),
+        "wolverine-sqlite" => new WolverineSqliteScenario(),
         "httpclient-baseline" => new HttpClientBaselineScenario(),
         "engine-webhook" => new EngineWebhookScenario(),
         _ => throw new ArgumentException($"Unknown scenario '{name}'. Known: {string.Join(", ", Names)}.", nameof(name)),

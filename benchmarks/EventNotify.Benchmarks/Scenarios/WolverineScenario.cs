@@ -9,6 +9,8 @@ namespace EventNotify.Benchmarks.Scenarios;
 internal sealed class WolverineScenario : IScenario
 {
     internal static Completion Current { get; private set; } = new();
+
+    internal static void Use(Completion completion) => Current = completion;
     private IHost? _host;
     private IServiceProvider _services = null!;
 
@@ -48,7 +50,7 @@ internal sealed class WolverineScenario : IScenario
     {
         var completion = new Completion();
         completion.Reset(events);
-        Current = completion;
+        Use(completion);
         using var scope = _services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         for (var i = 0; i < events; i++)
