@@ -12,10 +12,12 @@ namespace EventNotify.Benchmarks.Harness;
 /// </summary>
 internal static class QuickRunner
 {
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(2);
+
     public static async Task<int> RunAsync(int events, int rounds, IReadOnlyList<string> names)
     {
-        var warmUp = Math.Max(1000, events / 5);
-        Console.Error.WriteLine($"# quick: {events} events x {rounds} rounds per scenario (median), warm-up {warmUp}; {Environment.ProcessorCount} cores, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}");
+        var warmUp = Math.Max(1000, events / 10);
+        Console.Error.WriteLine($"# quick: {events} events x {rounds} rounds per scenario (median), warm-up batches of {warmUp} for at least {WarmUpTime.TotalSeconds:0} s; {Environment.ProcessorCount} cores, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}");
         var rates = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var name in names)
         {
@@ -58,8 +60,14 @@ internal static class QuickRunner
 
         try
         {
-            await scenario.RunAsync(warmUp).ConfigureAwait(false);
-            await scenario.CleanupAsync().ConfigureAwait(false);
+            // Warm-up: batches until tiered JIT has settled (at least WarmUpTime), so the rounds measure steady state.
+            var warmUpStarted = Stopwatch.GetTimestamp();
+            do
+            {
+                await scenario.RunAsync(warmUp).ConfigureAwait(false);
+                await scenario.CleanupAsync().ConfigureAwait(false);
+            }
+            while (Stopwatch.GetElapsedTime(warmUpStarted) < WarmUpTime);
 
             var samples = new List<(double Rate, double Bytes, double Cpu, double GcPause)>(rounds);
             using var process = System.Diagnostics.Process.GetCurrentProcess();
