@@ -17,6 +17,11 @@ if (args.Contains("--latency"))
     return await LatencyRunner.RunAsync(IntOption("--rate", 10_000), IntOption("--seconds", 3));
 }
 
+if (args.Contains("--hotpath"))
+{
+    return await HotPathRunner.RunAsync(IntOption("--events", 200_000), IntOption("--rounds", 5));
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QuickRunner).Assembly).Run(args);
 return 0;
 

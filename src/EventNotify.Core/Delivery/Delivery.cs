@@ -75,9 +75,13 @@ public sealed record Delivery
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         }
 
-        return string.Create(30, hash[..16].ToArray(), static (chars, bytes) =>
+        // The first 16 bytes travel as a value (no array per id) into the string's own buffer.
+        var first16 = System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash);
+        return string.Create(30, first16, static (chars, value) =>
         {
             const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+            Span<byte> bytes = stackalloc byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, value);
             "dlv_".CopyTo(chars);
             // 16 bytes = 128 bits; 26 base32 digits carry 130 bits.
             var bits = 0;

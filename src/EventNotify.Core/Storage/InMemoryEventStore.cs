@@ -8,9 +8,11 @@ public sealed class InMemoryEventStore : IEventStore
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, EventEntry> _events = new(StringComparer.Ordinal);
-    private readonly SortedSet<string> _unrouted = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Delivery> _deliveries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<DeliveryAttempt>> _attempts = new(StringComparer.Ordinal);
+
+    // Per delivery: its one DeliveryAttempt, or a List<DeliveryAttempt> once it has several. Most deliveries
+    // succeed at the first attempt, so this saves a list and its array per delivery on the hot path.
+    private readonly Dictionary<string, object> _attempts = new(StringComparer.Ordinal);
 
     // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil).
     private readonly SortedSet<(long Due, string Id)> _due = new();
@@ -41,13 +43,9 @@ public sealed class InMemoryEventStore : IEventStore
 
     private bool AppendLocked(NotificationEvent e)
     {
-        if (!_events.TryAdd(e.Id, new EventEntry(e)))
-        {
-            return false;
-        }
-
-        _unrouted.Add(e.Id);
-        return true;
+        // Unrouted events are found by their Routed flag (GetUnroutedEventsAsync, at start): no ordered index to
+        // maintain on every publish and route.
+        return _events.TryAdd(e.Id, new EventEntry(e));
     }
 
     /// <inheritdoc />
@@ -62,7 +60,6 @@ public sealed class InMemoryEventStore : IEventStore
 
             entry.Routed = true;
             entry.DeliveryCount = deliveries.Count;
-            _unrouted.Remove(eventId);
             foreach (var d in deliveries)
             {
                 AddDeliveryLocked(d);
@@ -114,8 +111,17 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            var ids = afterId is null ? _unrouted : _unrouted.Where(id => string.CompareOrdinal(id, afterId) > 0);
-            return ValueTask.FromResult<IReadOnlyList<NotificationEvent>>(ids.Take(max).Select(id => _events[id].Event).ToArray());
+            var page = new List<NotificationEvent>();
+            foreach (var entry in _events.Values)
+            {
+                if (!entry.Routed && (afterId is null || string.CompareOrdinal(entry.Event.Id, afterId) > 0))
+                {
+                    page.Add(entry.Event);
+                }
+            }
+
+            page.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
+            return ValueTask.FromResult<IReadOnlyList<NotificationEvent>>(page.Take(max).ToArray());
         }
     }
 
@@ -181,12 +187,18 @@ public sealed class InMemoryEventStore : IEventStore
                 throw new KeyNotFoundException($"Delivery '{attempt.DeliveryId}' does not exist.");
             }
 
-            if (!_attempts.TryGetValue(d.Id, out var list))
+            if (!_attempts.TryGetValue(d.Id, out var recorded))
             {
-                _attempts[d.Id] = list = new List<DeliveryAttempt>(1);
+                _attempts[d.Id] = attempt;
             }
-
-            list.Add(attempt);
+            else if (recorded is List<DeliveryAttempt> list)
+            {
+                list.Add(attempt);
+            }
+            else
+            {
+                _attempts[d.Id] = new List<DeliveryAttempt>(4) { (DeliveryAttempt)recorded, attempt };
+            }
             ReplaceLocked(d, Apply(d, update));
         }
 
@@ -242,7 +254,12 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            return ValueTask.FromResult<IReadOnlyList<DeliveryAttempt>>(_attempts.TryGetValue(deliveryId, out var list) ? list.ToArray() : []);
+            return ValueTask.FromResult<IReadOnlyList<DeliveryAttempt>>(_attempts.GetValueOrDefault(deliveryId) switch
+            {
+                List<DeliveryAttempt> list => list.ToArray(),
+                DeliveryAttempt one => [one],
+                _ => [],
+            });
         }
     }
 
