@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using EventNotify.Diagnostics;
 
 namespace EventNotify;
@@ -30,13 +31,22 @@ internal sealed class DeliveryWorker
         using var registration = abort.UnsafeRegister(static s => ((DeliveryWorker)s!).CancelCurrentAttempt(), this);
         try
         {
-            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            // ReadAsync, not WaitToReadAsync: a bounded channel wakes every WaitToReadAsync waiter on each write, so
+            // with idle workers one delivery woke all of them (one took it, the rest found nothing and waited again).
+            // ReadAsync hands the item to exactly one waiting worker.
+            while (!abort.IsCancellationRequested)
             {
-                while (!abort.IsCancellationRequested && reader.TryRead(out var item))
+                if (!reader.TryRead(out var item))
                 {
-                    await ProcessAsync(item).ConfigureAwait(false);
+                    item = await reader.ReadAsync(abort).ConfigureAwait(false);
                 }
+
+                await ProcessAsync(item).ConfigureAwait(false);
             }
+        }
+        catch (ChannelClosedException)
+        {
+            // Completed and drained: the engine is stopping.
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
