@@ -38,8 +38,7 @@ public abstract class ScenarioBenchmark
     public Task Deliver() => _scenario!.RunAsync(Events);
 }
 
-// One class per scenario. Extension points (enable when the packages land, see ScenarioCatalog):
-// EngineSqlite ("engine-sqlite"), WolverineSqlite ("wolverine-sqlite"), EngineWebhook ("engine-webhook").
+// One class per scenario; a new scenario gets a class here and an entry in ScenarioCatalog.
 
 public class ChannelBaseline : ScenarioBenchmark
 {
@@ -71,7 +70,22 @@ public class SqliteBaseline : ScenarioBenchmark
     private protected override string Scenario => "sqlite-baseline";
 }
 
+public class EngineSqlite : ScenarioBenchmark
+{
+    private protected override string Scenario => "engine-sqlite";
+}
+
+public class WolverineSqlite : ScenarioBenchmark
+{
+    private protected override string Scenario => "wolverine-sqlite";
+}
+
 public class HttpClientBaseline : ScenarioBenchmark
 {
     private protected override string Scenario => "httpclient-baseline";
+}
+
+public class EngineWebhook : ScenarioBenchmark
+{
+    private protected override string Scenario => "engine-webhook";
 }

@@ -73,6 +73,9 @@ internal static class LatencyRunner
         GC.Collect();
         Volatile.Write(ref measuring, true);
         var gcBefore = GC.CollectionCount(0);
+        var pauseBefore = GC.GetTotalPauseDuration();
+        var cpuBefore = Environment.CpuUsage.TotalTime;
+        var workItemsBefore = ThreadPool.CompletedWorkItemCount;
         var ticksPerEvent = (double)Stopwatch.Frequency / rate;
         var origin = Stopwatch.GetTimestamp();
         for (var i = 0; i < total; i++)
@@ -91,14 +94,91 @@ internal static class LatencyRunner
         var offered = total / Stopwatch.GetElapsedTime(origin).TotalSeconds;
         await done.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         var gcs = GC.CollectionCount(0) - gcBefore;
+        var paused = GC.GetTotalPauseDuration() - pauseBefore;
+        var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMicroseconds / total;
+        var workItems = (double)(ThreadPool.CompletedWorkItemCount - workItemsBefore) / total;
         await host.StopAsync().ConfigureAwait(false);
 
         Array.Sort(latency);
-        string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.000", CultureInfo.InvariantCulture);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"latency engine-memory @ {rate}/s offered ({offered:0}/s achieved), {total} events: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms ({gcs} gen0 GCs)"));
+            $"latency engine-memory @ {rate}/s offered ({offered:0}/s achieved), {total} events: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms ({gcs} GCs pausing {paused.TotalMilliseconds:0.0} ms in all; {cpu:0.0} us CPU and {workItems:0.0} thread-pool work items per event)"));
+        await ChannelBaselineAsync(rate, seconds).ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>
+    /// The same schedule through the raw two-stage channel hand-off (engine default capacities and reader counts):
+    /// the latency floor this machine allows, scheduling noise included.
+    /// </summary>
+    private static async Task ChannelBaselineAsync(int rate, int seconds)
+    {
+        var total = rate * seconds;
+        var latency = new long[total];
+        var delivered = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var defaults = new EventNotifyOptions();
+        var route = System.Threading.Channels.Channel.CreateBounded<long[]>(defaults.RouteQueueCapacity);
+        var push = System.Threading.Channels.Channel.CreateBounded<long[]>(defaults.DeliveryQueueCapacity);
+        var readers = new List<Task>();
+        for (var i = 0; i < defaults.RouterConcurrency; i++)
+        {
+            readers.Add(Task.Run(async () =>
+            {
+                await foreach (var item in route.Reader.ReadAllAsync().ConfigureAwait(false))
+                {
+                    await push.Writer.WriteAsync(item).ConfigureAwait(false);
+                }
+            }));
+        }
+
+        for (var i = 0; i < defaults.Concurrency; i++)
+        {
+            readers.Add(Task.Run(async () =>
+            {
+                await foreach (var item in push.Reader.ReadAllAsync().ConfigureAwait(false))
+                {
+                    var index = (int)item[0];
+                    latency[index] = Stopwatch.GetTimestamp() - item[1];
+                    if (Interlocked.Increment(ref delivered) == total)
+                    {
+                        done.TrySetResult();
+                    }
+                }
+            }));
+        }
+
+        var items = new long[total][];
+        for (var i = 0; i < total; i++)
+        {
+            items[i] = [i, 0];
+        }
+
+        var ticksPerEvent = (double)Stopwatch.Frequency / rate;
+        var origin = Stopwatch.GetTimestamp();
+        for (var i = 0; i < total; i++)
+        {
+            var due = origin + (long)(i * ticksPerEvent);
+            var now = Stopwatch.GetTimestamp();
+            if (due - now > Stopwatch.Frequency / 1000)
+            {
+                Thread.Sleep(TimeSpan.FromTicks((due - now) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            }
+
+            items[i][1] = Stopwatch.GetTimestamp();
+            await route.Writer.WriteAsync(items[i]).ConfigureAwait(false);
+        }
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        route.Writer.Complete();
+        await Task.WhenAll(readers.Take(defaults.RouterConcurrency)).ConfigureAwait(false);
+        push.Writer.Complete();
+        await Task.WhenAll(readers).ConfigureAwait(false);
+        Array.Sort(latency);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"latency channel-baseline @ {rate}/s offered, {total} items: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms"));
+    }
+
+    private static string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.000", CultureInfo.InvariantCulture);
 
     private static long Percentile(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
