@@ -15,7 +15,9 @@ public sealed class InMemoryEventStore : IEventStore
     private readonly Dictionary<string, object> _attempts = new(StringComparer.Ordinal);
 
     // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil).
-    private readonly SortedSet<(long Due, string Id)> _due = new();
+    // Ordered by time, then id ordinally: the tuple's default comparer compares the ids with the current culture
+    // (ICU on Linux), which the profile showed on every add and remove because deliveries of one event share a time.
+    private readonly SortedSet<(long Due, string Id)> _due = new(DueOrder.Instance);
 
     /// <inheritdoc />
     public ValueTask<bool> AppendAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
@@ -356,6 +358,17 @@ public sealed class InMemoryEventStore : IEventStore
 
     private static long DueTicks(Delivery d) =>
         d.LeasedUntil is { } lease && lease > d.NextAttemptAt ? lease.UtcTicks : d.NextAttemptAt.UtcTicks;
+
+    private sealed class DueOrder : IComparer<(long Due, string Id)>
+    {
+        public static readonly DueOrder Instance = new();
+
+        public int Compare((long Due, string Id) x, (long Due, string Id) y)
+        {
+            var byTime = x.Due.CompareTo(y.Due);
+            return byTime != 0 ? byTime : string.CompareOrdinal(x.Id, y.Id);
+        }
+    }
 
     private sealed class EventEntry(NotificationEvent e)
     {
