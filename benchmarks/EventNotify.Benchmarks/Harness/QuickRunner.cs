@@ -70,6 +70,7 @@ internal static class QuickRunner
             while (Stopwatch.GetElapsedTime(warmUpStarted) < WarmUpTime);
 
             var samples = new List<(double Rate, double Bytes, double Cpu, double GcPause)>(rounds);
+            var collections = new int[3];
             using var process = System.Diagnostics.Process.GetCurrentProcess();
             for (var r = 0; r < rounds; r++)
             {
@@ -80,10 +81,16 @@ internal static class QuickRunner
                 process.Refresh();
                 var cpu = process.TotalProcessorTime;
                 var pause = GC.GetTotalPauseDuration();
+                var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
                 var started = Stopwatch.GetTimestamp();
                 await scenario.RunAsync(events).ConfigureAwait(false);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+                for (var g = 0; g < 3; g++)
+                {
+                    collections[g] += GC.CollectionCount(g) - gen[g];
+                }
+
                 process.Refresh();
                 var cpuPerEvent = (process.TotalProcessorTime - cpu).TotalMicroseconds / events;
                 samples.Add((events / elapsed.TotalSeconds, (double)bytes / events, cpuPerEvent, (GC.GetTotalPauseDuration() - pause) / elapsed));
@@ -95,7 +102,7 @@ internal static class QuickRunner
             rates[name] = rate;
 
             // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   {name}: {Median(samples.Select(s => s.Cpu)):0.00} us CPU/event, GC pauses {Median(samples.Select(s => s.GcPause)):P0} of wall time; rates {string.Join(" ", samples.Select(s => s.Rate.ToString("0", CultureInfo.InvariantCulture)))}"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   {name}: {Median(samples.Select(s => s.Cpu)):0.00} us CPU/event, GC pauses {Median(samples.Select(s => s.GcPause)):P0} of wall time, GCs gen0/1/2 {collections[0]}/{collections[1]}/{collections[2]} in all rounds; rates {string.Join(" ", samples.Select(s => s.Rate.ToString("0", CultureInfo.InvariantCulture)))}"));
             return string.Create(CultureInfo.InvariantCulture, $"{name}: {rate:0} events/s, {perEvent:0} B/event");
         }
         catch (Exception ex)
