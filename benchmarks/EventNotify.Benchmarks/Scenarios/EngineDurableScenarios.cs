@@ -27,7 +27,7 @@ internal sealed class EngineSqliteScenario() : EngineScenario("engine-sqlite", s
     {
         await base.DisposeAsync().ConfigureAwait(false);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
         {
             File.Delete(_path + suffix);
         }
