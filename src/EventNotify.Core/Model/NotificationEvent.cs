@@ -95,7 +95,12 @@ public sealed record NotificationEvent
     }
 
     /// <summary>Returns a new event id: <c>evt_</c> followed by a time-ordered UUID (version 7) in hex.</summary>
-    public static string NewId() => "evt_" + Guid.CreateVersion7().ToString("N");
+    public static string NewId() => string.Create(36, Guid.CreateVersion7(), static (chars, guid) =>
+    {
+        // One string, formatted in place (concatenating "evt_" with ToString("N") allocated the hex twice).
+        "evt_".CopyTo(chars);
+        guid.TryFormat(chars[4..], out _, "N");
+    });
 }
 
 /// <summary>An explicit recipient of one event: a channel and an address on it (URL, e-mail address, phone number).</summary>
