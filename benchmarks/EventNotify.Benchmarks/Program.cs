@@ -9,7 +9,7 @@ using EventNotify.Benchmarks.Scenarios;
 if (args.Contains("--quick"))
 {
     var names = Option("--scenarios") is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : ScenarioCatalog.Names.ToArray();
-    return await QuickRunner.RunAsync(IntOption("--events", 50_000), IntOption("--rounds", 3), names);
+    return await QuickRunner.RunAsync(IntOption("--events", 50_000), IntOption("--rounds", 5), names);
 }
 
 if (args.Contains("--latency"))

@@ -5,10 +5,10 @@ using EventNotify.Benchmarks.Scenarios;
 namespace EventNotify.Benchmarks.Harness;
 
 /// <summary>
-/// The quick ratio harness: every scenario in this one process, back to back, doing the same work (a warm-up run,
-/// then <c>rounds</c> runs of N events each); prints the median rate and the allocations per event, then the ratios.
-/// Absolute numbers on a shared machine are noisy; the ratios, measured minutes apart in one process, are what we
-/// publish.
+/// The quick ratio harness: every scenario in this one process doing the same work (warm-up, then <c>rounds</c> runs
+/// of N events each). Rounds are interleaved: round r runs every scenario once, in catalogue order, so a burst of
+/// load from another tenant of the machine hits all scenarios of that round alike. Prints each scenario's median rate
+/// and allocations per event, then each ratio as the median of its per-round ratios.
 /// </summary>
 internal static class QuickRunner
 {
@@ -17,97 +17,156 @@ internal static class QuickRunner
     public static async Task<int> RunAsync(int events, int rounds, IReadOnlyList<string> names)
     {
         var warmUp = Math.Max(1000, events / 10);
-        Console.Error.WriteLine($"# quick: {events} events x {rounds} rounds per scenario (median), warm-up batches of {warmUp} for at least {WarmUpTime.TotalSeconds:0} s; {Environment.ProcessorCount} cores, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}");
-        var rates = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var name in names)
-        {
-            var line = await MeasureAsync(name, events, rounds, warmUp, rates).ConfigureAwait(false);
-            Console.WriteLine(line);
-        }
+        Console.Error.WriteLine($"# quick: {events} events x {rounds} interleaved rounds (median), warm-up batches of {warmUp} for at least {WarmUpTime.TotalSeconds:0} s per scenario; {Environment.ProcessorCount} cores, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}");
 
-        foreach (var (a, b) in ScenarioCatalog.Ratios)
+        var active = new List<Measured>();
+        var skipped = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
         {
-            if (!names.Contains(a) || !names.Contains(b))
+            foreach (var name in names)
             {
-                continue;
+                var scenario = ScenarioCatalog.Create(name);
+                var skip = await TryAsync(scenario.SetupAsync).ConfigureAwait(false);
+                if (skip is null)
+                {
+                    skip = await TryAsync(() => WarmUpAsync(scenario, warmUp)).ConfigureAwait(false);
+                }
+
+                if (skip is null)
+                {
+                    active.Add(new Measured(scenario));
+                }
+                else
+                {
+                    skipped[name] = skip;
+                    await scenario.DisposeAsync().ConfigureAwait(false);
+                }
             }
 
-            Console.WriteLine(rates.TryGetValue(a, out var ra) && rates.TryGetValue(b, out var rb)
-                ? string.Create(CultureInfo.InvariantCulture, $"ratio {a}/{b} = {ra / rb:0.00}")
-                : $"ratio {a}/{b} = n/a ({(rates.ContainsKey(a) ? b : a)} skipped)");
+            using var process = Process.GetCurrentProcess();
+            for (var r = 0; r < rounds; r++)
+            {
+                foreach (var m in active.Where(m => m.Failure is null))
+                {
+                    m.Failure = await TryAsync(() => MeasureRoundAsync(m, events, process)).ConfigureAwait(false);
+                }
+            }
+
+            var rates = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            foreach (var name in names)
+            {
+                if (skipped.TryGetValue(name, out var reason))
+                {
+                    Console.WriteLine($"{name}: skipped: {reason}");
+                    continue;
+                }
+
+                var m = active.First(a => a.Scenario.Name == name);
+                if (m.Failure is not null)
+                {
+                    Console.WriteLine($"{name}: failed: {m.Failure}");
+                    continue;
+                }
+
+                rates[name] = m.Rates;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {Median(m.Rates):0} events/s, {Median(m.Bytes):0} B/event"));
+
+                // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
+            }
+
+            foreach (var (a, b) in ScenarioCatalog.Ratios)
+            {
+                if (!names.Contains(a) || !names.Contains(b))
+                {
+                    continue;
+                }
+
+                if (rates.TryGetValue(a, out var ra) && rates.TryGetValue(b, out var rb))
+                {
+                    var perRound = ra.Zip(rb, (x, y) => x / y).ToArray();
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio {a}/{b} = {Median(perRound):0.00}"));
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   ratio {a}/{b} per round: {string.Join(" ", perRound.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture)))}"));
+                }
+                else
+                {
+                    Console.WriteLine($"ratio {a}/{b} = n/a ({(rates.ContainsKey(a) ? b : a)} not measured)");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var m in active)
+            {
+                await m.Scenario.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         return 0;
     }
 
-    private static async Task<string> MeasureAsync(string name, int events, int rounds, int warmUp, Dictionary<string, double> rates)
+    /// <summary>Batches until tiered JIT has settled (at least <see cref="WarmUpTime"/>), so rounds measure steady state.</summary>
+    private static async Task WarmUpAsync(IScenario scenario, int batch)
     {
-        await using var scenario = ScenarioCatalog.Create(name);
-        string? skip;
+        var started = Stopwatch.GetTimestamp();
+        do
+        {
+            await scenario.RunAsync(batch).ConfigureAwait(false);
+            await scenario.CleanupAsync().ConfigureAwait(false);
+        }
+        while (Stopwatch.GetElapsedTime(started) < WarmUpTime);
+    }
+
+    private static async Task MeasureRoundAsync(Measured m, int events, Process process)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        process.Refresh();
+        var cpu = process.TotalProcessorTime;
+        var pause = GC.GetTotalPauseDuration();
+        var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
+        var started = Stopwatch.GetTimestamp();
+        await m.Scenario.RunAsync(events).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        for (var g = 0; g < 3; g++)
+        {
+            m.Collections[g] += GC.CollectionCount(g) - gen[g];
+        }
+
+        process.Refresh();
+        m.Rates.Add(events / elapsed.TotalSeconds);
+        m.Bytes.Add((double)bytes / events);
+        m.Cpu.Add((process.TotalProcessorTime - cpu).TotalMicroseconds / events);
+        m.GcPause.Add((GC.GetTotalPauseDuration() - pause) / elapsed);
+        await m.Scenario.CleanupAsync().ConfigureAwait(false);
+    }
+
+    private static async Task<string?> TryAsync(Func<Task> action)
+    {
         try
         {
-            skip = await scenario.SetupAsync().ConfigureAwait(false);
+            await action().ConfigureAwait(false);
+            return null;
         }
         catch (Exception ex)
         {
-            skip = $"{ex.GetType().Name}: {ex.Message}";
+            return $"{ex.GetType().Name}: {ex.Message}";
         }
+    }
 
-        if (skip is not null)
-        {
-            return $"{name}: skipped: {skip}";
-        }
-
+    private static async Task<string?> TryAsync(Func<Task<string?>> action)
+    {
         try
         {
-            // Warm-up: batches until tiered JIT has settled (at least WarmUpTime), so the rounds measure steady state.
-            var warmUpStarted = Stopwatch.GetTimestamp();
-            do
-            {
-                await scenario.RunAsync(warmUp).ConfigureAwait(false);
-                await scenario.CleanupAsync().ConfigureAwait(false);
-            }
-            while (Stopwatch.GetElapsedTime(warmUpStarted) < WarmUpTime);
-
-            var samples = new List<(double Rate, double Bytes, double Cpu, double GcPause)>(rounds);
-            var collections = new int[3];
-            using var process = System.Diagnostics.Process.GetCurrentProcess();
-            for (var r = 0; r < rounds; r++)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                GC.Collect();
-                var allocated = GC.GetTotalAllocatedBytes(precise: true);
-                process.Refresh();
-                var cpu = process.TotalProcessorTime;
-                var pause = GC.GetTotalPauseDuration();
-                var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
-                var started = Stopwatch.GetTimestamp();
-                await scenario.RunAsync(events).ConfigureAwait(false);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
-                for (var g = 0; g < 3; g++)
-                {
-                    collections[g] += GC.CollectionCount(g) - gen[g];
-                }
-
-                process.Refresh();
-                var cpuPerEvent = (process.TotalProcessorTime - cpu).TotalMicroseconds / events;
-                samples.Add((events / elapsed.TotalSeconds, (double)bytes / events, cpuPerEvent, (GC.GetTotalPauseDuration() - pause) / elapsed));
-                await scenario.CleanupAsync().ConfigureAwait(false);
-            }
-
-            var rate = Median(samples.Select(s => s.Rate));
-            var perEvent = Median(samples.Select(s => s.Bytes));
-            rates[name] = rate;
-
-            // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   {name}: {Median(samples.Select(s => s.Cpu)):0.00} us CPU/event, GC pauses {Median(samples.Select(s => s.GcPause)):P0} of wall time, GCs gen0/1/2 {collections[0]}/{collections[1]}/{collections[2]} in all rounds; rates {string.Join(" ", samples.Select(s => s.Rate.ToString("0", CultureInfo.InvariantCulture)))}"));
-            return string.Create(CultureInfo.InvariantCulture, $"{name}: {rate:0} events/s, {perEvent:0} B/event");
+            return await action().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            return $"{name}: failed: {ex.GetType().Name}: {ex.Message}";
+            return $"{ex.GetType().Name}: {ex.Message}";
         }
     }
 
@@ -115,5 +174,22 @@ internal static class QuickRunner
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private sealed class Measured(IScenario scenario)
+    {
+        public IScenario Scenario { get; } = scenario;
+
+        public string? Failure { get; set; }
+
+        public List<double> Rates { get; } = [];
+
+        public List<double> Bytes { get; } = [];
+
+        public List<double> Cpu { get; } = [];
+
+        public List<double> GcPause { get; } = [];
+
+        public int[] Collections { get; } = new int[3];
     }
 }
