@@ -102,7 +102,9 @@ internal sealed partial class EventNotifyEngine
         }
         catch (Exception ex)
         {
+            // The event stays unrouted in the store; the scheduler starts a recovery pass that routes it again.
             Log.RoutingFailed(_logger, ex, e.Id);
+            Volatile.Write(ref _recoveryRequested, 1);
         }
     }
 

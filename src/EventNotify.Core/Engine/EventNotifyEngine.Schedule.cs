@@ -35,6 +35,11 @@ internal sealed partial class EventNotifyEngine
                 signal = _schedulerSignal;
             }
 
+            if (_recovery.IsCompleted && Interlocked.Exchange(ref _recoveryRequested, 0) == 1)
+            {
+                _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
+            }
+
             try
             {
                 var now = _time.GetUtcNow();

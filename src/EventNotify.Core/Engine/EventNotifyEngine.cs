@@ -43,6 +43,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private Task _recovery = Task.CompletedTask;
     private TaskCompletionSource _schedulerSignal = NewSignal();
     private long _plannedWakeTicks = long.MaxValue;
+    private int _recoveryRequested;
 
     public EventNotifyEngine(
         IOptions<EventNotifyOptions> options,
@@ -187,8 +188,8 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private async Task DrainAsync()
     {
         await Task.WhenAll(_routers).ConfigureAwait(false);
+        await _scheduler.ConfigureAwait(false); // before _recovery: the scheduler may start a recovery pass
         await _recovery.ConfigureAwait(false);
-        await _scheduler.ConfigureAwait(false);
         foreach (var pool in _pools.Values)
         {
             pool.Complete();
