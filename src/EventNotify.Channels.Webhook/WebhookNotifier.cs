@@ -22,7 +22,7 @@ internal sealed class WebhookNotifier : INotifier
     public const string ChannelName = "webhook";
 
     /// <summary>The name of the <see cref="IHttpClientFactory"/> client used for deliveries.</summary>
-    public const string HttpClientName = "EventNotify.Webhooks";
+    public const string HttpClientName = WebhookOptions.HttpClientName;
 
     internal static readonly string UserAgent = "EventNotify/" + ProductVersion();
 

@@ -114,6 +114,7 @@ public sealed class TimeDependentDeliveryTests
         var last = host.Outcomes.Attempts[2];
         last.Outcome.Should().Be(AttemptOutcome.PermanentFailure);
         last.Error.Should().Contain("DisableAfter");
+        (await host.FirstDisabledAsync()).Should().Be(sub.Id);
         var disabled = await host.Subscriptions.GetAsync(sub.Id);
         disabled!.Enabled.Should().BeFalse();
         receiver.Requests.Should().HaveCount(3);

@@ -149,8 +149,10 @@ public sealed class WebhookDeliveryTests
         delivery.Attempts.Should().Be(1);
         delivery.LastStatusCode.Should().Be(410);
         host.Outcomes.Attempts.Single().Outcome.Should().Be(AttemptOutcome.PermanentFailure);
-        await host.Outcomes.WaitAsync(_ => !host.Subscriptions.GetAsync(sub.Id).AsTask().Result!.Enabled, Wait);
-        (await host.Subscriptions.GetAsync(sub.Id))!.DisabledReason.Should().Contain("410");
+        (await host.FirstDisabledAsync()).Should().Be(sub.Id);
+        var disabled = await host.Subscriptions.GetAsync(sub.Id);
+        disabled!.Enabled.Should().BeFalse();
+        disabled.DisabledReason.Should().Contain("410");
 
         // A later event reaches a healthy subscriber but never the disabled endpoint.
         await host.SubscribeWebhookAsync(healthy.Url);

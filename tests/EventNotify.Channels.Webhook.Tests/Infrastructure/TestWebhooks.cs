@@ -13,7 +13,7 @@ public static class TestWebhooks
         TimeProvider? time = null,
         RetryOptions? retry = null) =>
         EngineHost.StartAsync(
-            b => b.AddWebhooks(w =>
+            b => b.UseSubscriptionStore<SignallingSubscriptionStore>().AddWebhooks(w =>
             {
                 w.AllowPrivateNetworks = true;
                 webhook?.Invoke(w);
@@ -42,6 +42,10 @@ public static class TestWebhooks
             Address = url,
             Secrets = secrets.Length == 0 ? [new SubscriptionSecret(VectorSecret)] : secrets.Select(s => new SubscriptionSecret(s)).ToArray(),
         }).AsTask();
+
+    /// <summary>Completes with the id of the first subscription the engine disables.</summary>
+    public static Task<string> FirstDisabledAsync(this EngineHost host) =>
+        ((SignallingSubscriptionStore)host.Subscriptions).FirstDisabled.WaitAsync(TimeSpan.FromSeconds(30));
 
     public static NotificationEvent OrderPaid(int orderId = 42) =>
         NotificationEvent.FromJson("order.paid", $$"""{"orderId": {{orderId}}, "amount": 19.99}""");

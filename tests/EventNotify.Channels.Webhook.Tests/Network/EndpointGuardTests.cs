@@ -146,6 +146,28 @@ public sealed class EndpointGuardTests
     [InlineData("0x7f000001")]
     [InlineData("0177.0.0.1")]
     [InlineData("127.1")]
+    public void UriParse_OddIPv4Literals_RuntimeCanonicalisesToLoopback(string host)
+    {
+        // The runtime already turns these into 127.0.0.1; our own parser covers the forms it leaves as names
+        // (e.g. "127.0.0.1." with a trailing dot) and the connect callback, which sees the raw host.
+        var uri = new Uri($"http://{host}/");
+
+        uri.HostNameType.Should().Be(UriHostNameType.IPv4);
+        uri.Host.Should().Be("127.0.0.1");
+    }
+
+    [Fact]
+    public void UriParse_TrailingDotLoopback_LeftAsNameButStillRefused()
+    {
+        new Uri("http://127.0.0.1./").HostNameType.Should().Be(UriHostNameType.Dns);
+        Guard().CheckUrl("http://127.0.0.1./", out _).Should().Contain("loopback");
+    }
+
+    [Theory]
+    [InlineData("2130706433")]
+    [InlineData("0x7f000001")]
+    [InlineData("0177.0.0.1")]
+    [InlineData("127.1")]
     public void TryParseLiteral_OddForms_AgreeWithIPAddressTryParse(string host)
     {
         // What the runtime's own parser (used by the OS-level resolver path) makes of the same text.
