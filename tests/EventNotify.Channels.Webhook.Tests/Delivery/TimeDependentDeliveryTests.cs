@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using EventNotify.Webhooks.Diagnostics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EventNotify.Webhooks.Tests.Delivery;
@@ -64,6 +67,7 @@ public sealed class TimeDependentDeliveryTests
             time: time,
             retry: TestWebhooks.FastRetry(1));
         await host.SubscribeWebhookAsync(receiver.Url);
+        using var opened = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.CircuitOpenedName);
 
         await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
@@ -76,6 +80,7 @@ public sealed class TimeDependentDeliveryTests
         var skipped = host.Outcomes.Attempts[2];
         skipped.Outcome.Should().Be(AttemptOutcome.TransientFailure);
         skipped.Error.Should().Contain("Circuit open");
+        opened.GetMeasurementSnapshot().Should().ContainSingle();
 
         time.Advance(TimeSpan.FromSeconds(30));
         await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(4));

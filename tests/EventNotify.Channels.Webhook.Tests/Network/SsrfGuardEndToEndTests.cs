@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using EventNotify.Webhooks.Diagnostics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace EventNotify.Webhooks.Tests.Network;
 
@@ -134,6 +137,19 @@ public sealed class SsrfGuardEndToEndTests
             a.Error.Should().Contain("SSRF guard");
         });
         receiver.Requests.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Send_NonPublicAddress_CountedAsSsrfRefusal()
+    {
+        await using var host = await StartGuardedAsync();
+        using var refusals = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.RefusalsName);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", "http://10.0.0.5/")] });
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        refusals.GetMeasurementSnapshot().Should().ContainSingle()
+            .Which.Tags.Should().Contain(new KeyValuePair<string, object?>("reason", "ssrf"));
     }
 
     [Fact]
