@@ -45,7 +45,9 @@ public sealed class TimeDependentDeliveryTests
         host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(publishedAt + wait);
         time.Advance(wait);
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
-        receiver.Requests.Should().HaveCount(2);
+        receiver.Requests.Select(r => r.Header("webhook-timestamp")).Should().Equal(
+            publishedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+            (publishedAt + wait).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
     }
 
     [Fact]
