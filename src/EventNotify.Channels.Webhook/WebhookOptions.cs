@@ -4,6 +4,13 @@ namespace EventNotify.Webhooks;
 public sealed class WebhookOptions
 {
     /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client deliveries use: <c>EventNotify.Webhooks</c>.
+    /// Add message handlers to it with <c>services.AddHttpClient(WebhookOptions.HttpClientName).AddHttpMessageHandler(...)</c>;
+    /// do not replace its primary handler, which carries the SSRF guard.
+    /// </summary>
+    public const string HttpClientName = "EventNotify.Webhooks";
+
+    /// <summary>
     /// The longest one HTTP attempt may take (connect, send, response headers and the kept part of the body). Also
     /// used as the <c>webhook</c> channel's attempt timeout unless that is configured. The default value is 15 seconds.
     /// </summary>
