@@ -34,7 +34,11 @@ var progress = new DemoProgress();
 builder.Services.AddSingleton<IDeliveryObserver>(progress);
 var eventNotify = builder.Services
     .AddEventNotify(o => o.Source = "https://api.shop.example")
-    .AddWebhooks(w => w.AllowPrivateNetworks = true) // the receivers run on 127.0.0.1; production keeps the SSRF guard on
+    .AddWebhooks(w =>
+    {
+        w.AllowPrivateNetworks = true; // the receivers run on 127.0.0.1; production keeps the SSRF guard on
+        w.CircuitBreakDuration = TimeSpan.FromSeconds(2); // the flaky endpoint may trip its breaker; keep the pause demo-sized (default 30 s)
+    })
     // A short schedule so retries are visible in a demo run (the default for webhooks is 5 s, 5 min, 30 min, ... 10 h).
     .ConfigureChannel("webhook", c => c.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)] });
 

@@ -68,7 +68,8 @@ internal sealed class WebhookNotifier : INotifier
         }
 
         var endpoint = EndpointHealth.KeyOf(uri!);
-        var health = _health.Check(endpoint);
+        var circuit = EndpointHealth.CircuitOf(uri!);
+        var health = _health.Check(circuit);
         if (health.IsOpen)
         {
             if (health.GiveUp)
@@ -85,11 +86,11 @@ internal sealed class WebhookNotifier : INotifier
         var result = await PostAsync(notification, uri!, secrets, now, cancellationToken).ConfigureAwait(false);
         if (result.IsSuccess)
         {
-            _health.RecordSuccess(endpoint);
+            _health.RecordSuccess(circuit);
         }
         else if (result.Outcome == AttemptOutcome.TransientFailure)
         {
-            var (opened, giveUp) = _health.RecordFailure(endpoint);
+            var (opened, giveUp) = _health.RecordFailure(circuit);
             if (giveUp)
             {
                 return GiveUp(notification, endpoint, result.StatusCode, result.Response);
@@ -98,7 +99,7 @@ internal sealed class WebhookNotifier : INotifier
             if (opened)
             {
                 _metrics.CircuitOpened();
-                Log.CircuitOpened(_logger, endpoint, _health.Check(endpoint).Failures);
+                Log.CircuitOpened(_logger, endpoint, _health.Check(circuit).Failures);
             }
         }
 

@@ -90,6 +90,41 @@ public sealed class TimeDependentDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_CircuitOpenOnOneUrl_OtherUrlOnSameHostStillDelivered()
+    {
+        // Many receivers share a host (integration platforms): one subscriber's dead hook must not trip another's.
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, request, ctx, _) =>
+        {
+            ctx.Response.StatusCode = request.Path.EndsWith("/dead", StringComparison.Ordinal) ? 500 : 200;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(w => w.CircuitBreakerThreshold = 2, time: time, retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url + "/dead");
+        var alive = await host.Subscriptions.AddAsync(new Subscription
+        {
+            EventTypes = ["user.*"],
+            Channel = "webhook",
+            Address = receiver.Url + "/alive",
+            Secrets = [new SubscriptionSecret(TestWebhooks.VectorSecret)],
+        });
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+            await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, i, Wait);
+        }
+
+        host.Outcomes.Attempts[2].Error.Should().Contain("Circuit open", "the dead URL's circuit is open");
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("user.login", "{}"));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        host.Outcomes.Latest.Single(d => d.Status == DeliveryStatus.Succeeded).SubscriptionId.Should().Be(alive.Id);
+        receiver.Requests.Count(r => r.Path.EndsWith("/alive", StringComparison.Ordinal)).Should().Be(1);
+    }
+
+    [Fact]
     public async Task Publish_EndpointFailingLongerThanDisableAfter_SubscriptionDisabled()
     {
         var time = Clock();

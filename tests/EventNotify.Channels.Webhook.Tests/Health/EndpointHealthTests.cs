@@ -121,4 +121,12 @@ public sealed class EndpointHealthTests
     {
         EndpointHealth.KeyOf(new Uri(url)).Should().Be(key);
     }
+
+    [Theory]
+    [InlineData("https://Hooks.Example.com/catch/1?t=x#frag", "https://hooks.example.com/catch/1?t=x")]
+    [InlineData("https://hooks.example.com/catch/2", "https://hooks.example.com/catch/2")]
+    public void CircuitOf_Url_IsWholeUrlWithoutFragment(string url, string key)
+    {
+        EndpointHealth.CircuitOf(new Uri(url)).Should().Be(key);
+    }
 }
