@@ -66,6 +66,7 @@ using var host = builder.Build();
 await host.StartAsync();
 var publisher = host.Services.GetRequiredService<IEventPublisher>();
 var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
+var store = host.Services.GetRequiredService<IEventStore>();
 
 Console.WriteLine($"EventNotify demo — {events.Count} events from {options.EventsPath ?? "the built-in set"}");
 Console.WriteLine($"  store:     {(dbPath is null ? "in-memory (not durable)" : "SQLite " + dbPath)}");
@@ -95,7 +96,9 @@ long pending;
 var lastPrint = TimeSpan.Zero;
 while (true)
 {
-    pending = await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Pending });
+    // Done when every accepted event is routed and no delivery is pending.
+    var unrouted = (await store.GetUnroutedEventsAsync(null, 1)).Count;
+    pending = await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Pending }) + unrouted;
     var line = $"  [{clock.Elapsed.TotalSeconds,5:0.0}s] published={published} delivered={progress.Succeeded} retrying={progress.Retries} dead={progress.DeadLettered} pending={pending} requests={receiver.Requests}";
     if (interactive)
     {
