@@ -115,17 +115,17 @@ public enum DeliveryStatus
     Cancelled = 3,
 }
 
-/// <summary>The outcome of one attempt.</summary>
+/// <summary>The outcome of one attempt. There is no zero value: a <c>default(DeliveryResult)</c> is not a success.</summary>
 public enum AttemptOutcome
 {
     /// <summary>The receiver accepted it.</summary>
-    Succeeded = 0,
+    Succeeded = 1,
 
     /// <summary>A failure worth retrying (timeout, connection error, 5xx, throttling, an exception in the notifier).</summary>
-    TransientFailure = 1,
+    TransientFailure = 2,
 
     /// <summary>A failure that retrying cannot fix (bad address, 4xx rejection, 410 Gone).</summary>
-    PermanentFailure = 2,
+    PermanentFailure = 3,
 }
 
 /// <summary>The record of one attempt at a delivery.</summary>
