@@ -42,6 +42,13 @@ public sealed class EndpointGuardTests
         { "http://[2002:7f00:1::]/", "loopback" },
         { "http://localhost/", "loopback" },
         { "http://api.localhost/", "loopback" },
+        { "http://192.0.2.2:18777/ssrf", "TEST-NET-1" },
+        { "http://198.51.100.7/", "TEST-NET-2" },
+        { "http://203.0.113.9/", "TEST-NET-3" },
+        { "http://[64:ff9b:1::1]/", "local-use NAT64" },
+        { "http://[::ffff:0:127.0.0.1]/", "IPv4-translated" },
+        { "http://[2001::1]/", "Teredo" },
+        { "http://[2001:db8::1]/", "documentation" },
     };
 
     private static EndpointGuard Guard(Action<WebhookOptions>? configure = null)
@@ -58,6 +65,14 @@ public sealed class EndpointGuardTests
         var refusal = Guard().CheckUrl(url, out _);
 
         refusal.Should().NotBeNull().And.Contain(rule);
+    }
+
+    [Theory]
+    [MemberData(nameof(RefusedUrls))]
+    public void CheckUrl_NonPublicAddress_RefusalSaysHowToAllowLocalDevelopment(string url, string rule)
+    {
+        _ = rule;
+        Guard().CheckUrl(url, out _).Should().Contain("AllowPrivateNetworks");
     }
 
     [Theory]
@@ -83,6 +98,7 @@ public sealed class EndpointGuardTests
 
     [Theory]
     [InlineData("relative/hook", "absolute")]
+    [InlineData("/hooks", "absolute http(s) URL")]
     [InlineData("not a url", "absolute")]
     [InlineData("ftp://example.com/hook", "scheme")]
     [InlineData("file:///etc/passwd", "scheme")]
