@@ -15,8 +15,19 @@ if (options is null)
     return 2;
 }
 
-var events = options.EventsPath is null ? DemoEvents.BuiltIn().ToList() : DemoEvents.FromPath(options.EventsPath).ToList();
-var isGitHub = options.EventsPath is not null;
+List<NotificationEvent> events;
+try
+{
+    events = options.EventsPath is null ? DemoEvents.BuiltIn().ToList() : DemoEvents.FromPath(options.EventsPath).ToList();
+}
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException or ArgumentException)
+{
+    Console.Error.WriteLine($"error: cannot read events from '{options.EventsPath}': {ex.Message}");
+    return 2;
+}
+
+// A folder of payloads is GitHub-shaped (issues.opened, push, ...); a .jsonl file or the built-in set is shop-shaped.
+var isGitHub = options.EventsPath is not null && Directory.Exists(options.EventsPath);
 
 // Third-party endpoints, each with its own signing secret, as an integrator would register them.
 var endpoints = new Dictionary<string, (string Secret, string[] Patterns)>
@@ -163,13 +174,28 @@ internal sealed record DemoOptions(string? EventsPath, string Store, string? DbP
         var timeout = 120;
         for (var i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
+            string? Next() => i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+            var name = args[i];
+            string? value = null;
+            if (name is "--events" or "--store" or "--db" or "--timeout" && (value = Next()) is null)
             {
-                case "--events": events = Next(); break;
-                case "--store": store = Next(); break;
-                case "--db": db = Next(); break;
-                case "--timeout": timeout = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+                Console.Error.WriteLine($"{name} needs a value (try --help)");
+                return null;
+            }
+
+            switch (name)
+            {
+                case "--events": events = value; break;
+                case "--store": store = value!; break;
+                case "--db": db = value; break;
+                case "--timeout":
+                    if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out timeout))
+                    {
+                        Console.Error.WriteLine($"--timeout must be a whole number of seconds (was '{value}')");
+                        return null;
+                    }
+
+                    break;
                 case "-h" or "--help":
                     Console.WriteLine("usage: EventNotify.Demo [--events FILE.jsonl|FOLDER] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]");
                     return null;
@@ -182,6 +208,12 @@ internal sealed record DemoOptions(string? EventsPath, string Store, string? DbP
         if (store is not ("sqlite" or "memory"))
         {
             Console.Error.WriteLine($"--store must be 'sqlite' or 'memory' (was '{store}')");
+            return null;
+        }
+
+        if (db is not null && store == "memory")
+        {
+            Console.Error.WriteLine("--db applies to the SQLite store only: drop it or use --store sqlite");
             return null;
         }
 
