@@ -40,6 +40,28 @@ public sealed class WebhookPayloadTests
     }
 
     [Fact]
+    public void Build_StandardWebhooksBinaryData_SentAsBase64WithoutLoss()
+    {
+        byte[] bytes = [0xC3, 0x28, 0xFF, 0x00, 0x41];
+        var e = new NotificationEvent { Type = "file.uploaded", Time = Time, Data = bytes, DataContentType = "application/octet-stream" };
+
+        using var json = JsonDocument.Parse(WebhookPayload.Build(e, WebhookPayloadFormat.StandardWebhooks));
+
+        json.RootElement.GetProperty("data").ValueKind.Should().Be(JsonValueKind.Null);
+        json.RootElement.GetProperty("data_base64").GetBytesFromBase64().Should().Equal(bytes);
+    }
+
+    [Fact]
+    public void Build_MediaTypeMentioningJsonOnlyInAParameter_NotWrittenAsRawJson()
+    {
+        var e = new NotificationEvent { Type = "note.added", Time = Time, Data = "<a/>"u8.ToArray(), DataContentType = "text/xml; note=jsonish" };
+
+        using var json = JsonDocument.Parse(WebhookPayload.Build(e, WebhookPayloadFormat.StandardWebhooks));
+
+        json.RootElement.GetProperty("data").GetString().Should().Be("<a/>");
+    }
+
+    [Fact]
     public void Build_CloudEventsTextData_DataBase64()
     {
         var e = new NotificationEvent { Type = "note.added", Source = "urn:test", Time = Time, Data = "hi"u8.ToArray(), DataContentType = "text/plain" };
