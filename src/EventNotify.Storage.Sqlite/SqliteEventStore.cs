@@ -36,9 +36,9 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private static readonly string InsertAttemptSql =
         $"INSERT INTO attempts ({SqliteSchema.AttemptColumns}) VALUES ({SqliteMapping.Parameters(SqliteSchema.AttemptColumns)})";
 
-    private static readonly string ClaimSql =
+    internal static readonly string ClaimSql =
         $"SELECT {SqliteMapping.Prefix("d.", SqliteSchema.DeliveryColumns)}, {SqliteMapping.Prefix("e.", SqliteSchema.EventColumns)} " +
-        "FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.status = 0 AND d.due_at <= $now ORDER BY d.due_at LIMIT $max";
+        "FROM deliveries d INDEXED BY ix_deliveries_due JOIN events e ON e.id = d.event_id WHERE d.status = 0 AND d.due_at <= $now ORDER BY d.due_at LIMIT $max";
 
     private const string UpdateDeliverySql =
         "UPDATE deliveries SET status = $status, attempts = $attempts, next_attempt_at = $next_attempt_at, completed_at = $completed_at, " +
