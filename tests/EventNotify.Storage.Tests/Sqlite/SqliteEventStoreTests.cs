@@ -176,6 +176,54 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*folder*missing*does not exist*");
     }
 
+    /// <summary>Makes a folder read-only even for root (the tests run as root, who ignores permission bits).</summary>
+    private static void SetImmutable(string folder, bool on)
+    {
+        using var chattr = System.Diagnostics.Process.Start("chattr", [on ? "+i" : "-i", folder])!;
+        chattr.WaitForExit();
+        chattr.ExitCode.Should().Be(0, "chattr must work on the temp folder's file system for this test");
+    }
+
+    [Fact]
+    public async Task OpenAsync_EmptyReadOnlyFolder_ThrowsSayingTheFolderIsReadOnly()
+    {
+        var folder = _folder.File("readonly");
+        Directory.CreateDirectory(folder);
+        SetImmutable(folder, true);
+        try
+        {
+            var act = async () => await OpenAsync(Path.Combine(folder, "store.db"));
+
+            (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*read-only*");
+        }
+        finally
+        {
+            SetImmutable(folder, false);
+        }
+    }
+
+    [Fact]
+    public async Task OpenAsync_ExistingDatabaseInAReadOnlyFolder_ThrowsSayingItCannotBeOpened()
+    {
+        var folder = _folder.File("readonly");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "store.db");
+        var store = await OpenAsync(path);
+        await store.AppendAsync(Event("evt_1"));
+        await store.DisposeAsync();
+        SetImmutable(folder, true);
+        try
+        {
+            var act = async () => await OpenAsync(path);
+
+            (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage($"Cannot open the SQLite event store at '{path}': *cannot be opened*permissions*");
+        }
+        finally
+        {
+            SetImmutable(folder, false);
+        }
+    }
+
     [Fact]
     public async Task OpenAsync_DatabaseLockedByAnotherConnection_FailsAfterTheBusyTimeout()
     {
