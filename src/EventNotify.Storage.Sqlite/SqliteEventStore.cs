@@ -282,7 +282,7 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
         10 => $"a disk I/O error occurred (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         11 => $"the database file is corrupt (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         13 => $"the database or the disk is full (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
-        14 => $"the database file cannot be opened or created: check the path and permissions (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
+        14 => $"the database file cannot be opened or created: check the path and permissions; its folder must be writable, since SQLite keeps its -wal and -shm files next to it (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         26 => $"the file is not a SQLite database (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         _ => $"SQLite error {ex.SqliteErrorCode}: {ex.Message}",
     };

@@ -1,4 +1,4 @@
-// Usage: EventNotify.CrashHost <database> <acked-file> <delivered-file> <event-count> <run-id>
+// Usage: EventNotify.CrashHost <database> <acked-file> <delivered-file> <event-count> <run-id> <Full|Normal>
 // Publishes events evt_crash_00000.. that are not yet acknowledged (one line per PublishAsync that returned, in
 // <acked-file>), delivers them to a notifier that appends "<run-id> <delivery-id> <event-id>" to <delivered-file>
 // (flushed per line, before it reports success), prints "done" and exits 0 once every event is delivered.
@@ -9,13 +9,14 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-if (args.Length != 5)
+if (args.Length != 6)
 {
-    Console.Error.WriteLine("usage: EventNotify.CrashHost <database> <acked-file> <delivered-file> <event-count> <run-id>");
+    Console.Error.WriteLine("usage: EventNotify.CrashHost <database> <acked-file> <delivered-file> <event-count> <run-id> <Full|Normal>");
     return 2;
 }
 
 var (database, ackedPath, deliveredPath, count, runId) = (args[0], args[1], args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), args[4]);
+var synchronous = Enum.Parse<EventNotify.Storage.Sqlite.SqliteSynchronousMode>(args[5]);
 using var delivered = new LineLog(deliveredPath);
 using var acked = new LineLog(ackedPath);
 
@@ -26,7 +27,7 @@ builder.Services.AddEventNotify(o =>
         o.PollInterval = TimeSpan.FromMilliseconds(100);
         o.Concurrency = CrashSettings.Concurrency;
     })
-    .UseSqlite($"Data Source={database}")
+    .UseSqlite($"Data Source={database}", o => o.Synchronous = synchronous)
     .AddNotifier(new FileNotifier(delivered, runId))
     .AddSubscription(new Subscription { Id = CrashSettings.SubscriptionId, EventTypes = ["order.*"], Channel = "crash", Address = "file" });
 using var host = builder.Build();

@@ -28,8 +28,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     private static string CrashHostPath =>
         typeof(CrashRecoveryTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "CrashHostPath").Value!;
 
-    [Fact]
-    public async Task KilledAtRandomMoments_RestartedUntilDone_EveryAckedEventDeliveredAndDuplicatesOnlyInFlightOnes()
+    [Theory]
+    [InlineData(SqliteSynchronousMode.Full)]
+    [InlineData(SqliteSynchronousMode.Normal)]
+    public async Task KilledAtRandomMoments_RestartedUntilDone_EveryAckedEventDeliveredAndDuplicatesOnlyInFlightOnes(SqliteSynchronousMode synchronous)
     {
         File.Exists(CrashHostPath).Should().BeTrue($"the crash host is built next to the tests ({CrashHostPath})");
         var database = _folder.File("crash.db");
@@ -45,7 +47,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         while (killedRuns.Count < Kills && run < Kills * 3)
         {
             var runId = $"r{run++:D2}";
-            using var child = StartChild(database, ackedPath, deliveredPath, runId);
+            using var child = StartChild(database, ackedPath, deliveredPath, runId, synchronous);
             await WaitForLineAsync(child, "started").WaitAsync(StartTimeout);
 
             // The random moment of the crash. This delay is the experiment, not a wait for something to happen.
@@ -60,7 +62,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             killedRuns.Add(runId);
         }
 
-        using (var last = StartChild(database, ackedPath, deliveredPath, "final"))
+        using (var last = StartChild(database, ackedPath, deliveredPath, "final", synchronous))
         {
             await last.WaitForExitAsync().WaitAsync(FinishTimeout);
             last.ExitCode.Should().Be(0, "the final run delivers everything and exits by itself");
@@ -74,7 +76,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             .Select(p => (Run: p[0], DeliveryId: p[1], EventId: p[2]))
             .ToList();
         var duplicates = delivered.GroupBy(d => d.DeliveryId).Where(g => g.Count() > 1).ToList();
-        output.WriteLine($"{killedRuns.Count} kills in {run} runs, {acked.Count} acked, {delivered.Count} deliveries sent, {duplicates.Count} duplicates, {stopwatch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{synchronous}: {killedRuns.Count} kills in {run} runs, {acked.Count} acked, {delivered.Count} deliveries sent, {duplicates.Count} duplicates, {stopwatch.Elapsed.TotalSeconds:F1} s");
 
         killedRuns.Count.Should().BeGreaterThanOrEqualTo(10, "the child must be killed mid-work at least 10 times");
         acked.Should().HaveCount(Events, "the final run publishes whatever was not acknowledged before");
@@ -99,7 +101,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromMinutes(3));
     }
 
-    private static Process StartChild(string database, string acked, string delivered, string runId)
+    private static Process StartChild(string database, string acked, string delivered, string runId, SqliteSynchronousMode synchronous)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -107,7 +109,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { CrashHostPath, database, acked, delivered, Events.ToString(System.Globalization.CultureInfo.InvariantCulture), runId })
+        foreach (var arg in new[] { CrashHostPath, database, acked, delivered, Events.ToString(System.Globalization.CultureInfo.InvariantCulture), runId, synchronous.ToString() })
         {
             info.ArgumentList.Add(arg);
         }
