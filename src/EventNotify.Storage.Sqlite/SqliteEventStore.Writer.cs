@@ -78,6 +78,7 @@ internal sealed partial class SqliteEventStore
     private List<WriteOperation> TryCommit(List<WriteOperation> batch)
     {
         var session = _session!;
+        var started = _time.GetTimestamp();
         try
         {
             session.Execute("BEGIN IMMEDIATE");
@@ -102,6 +103,7 @@ internal sealed partial class SqliteEventStore
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 operation.Fail(Wrap(ex));
+                _metrics.Failed(1);
                 if (!RollbackToSavepoint(session))
                 {
                     // The transaction is gone: none of the batch is stored. The writes that did nothing wrong run again.
@@ -126,6 +128,7 @@ internal sealed partial class SqliteEventStore
         }
 
         Interlocked.Increment(ref _committedBatches);
+        _metrics.Committed(done.Count, _time.GetElapsedTime(started));
         foreach (var operation in done)
         {
             operation.Complete();
@@ -157,6 +160,7 @@ internal sealed partial class SqliteEventStore
         }
 
         Log.BatchFailed(_logger, ex, operations.Count);
+        _metrics.Failed(operations.Count);
         var failure = Wrap(ex);
         foreach (var operation in operations)
         {

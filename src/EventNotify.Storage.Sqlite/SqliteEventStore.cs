@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -48,6 +49,7 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private readonly SqliteStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly SqliteStoreMetrics _metrics;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly Channel<WriteOperation> _queue = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopRetention = new();
@@ -61,10 +63,11 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private long _committedBatches;
     private int _state;
 
-    public SqliteEventStore(IOptions<SqliteStoreOptions> options, TimeProvider? timeProvider = null, ILogger<SqliteEventStore>? logger = null)
+    public SqliteEventStore(IOptions<SqliteStoreOptions> options, TimeProvider? timeProvider = null, ILogger<SqliteEventStore>? logger = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
+        _metrics = new SqliteStoreMetrics(meterFactory);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }

@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using EventNotify.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -306,6 +309,29 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         results.Should().OnlyContain(r => r);
         (store.CommittedBatches - before).Should().Be(1);
         (await store.GetUnroutedEventsAsync(null, 1000)).Should().HaveCount(100);
+    }
+
+    [Fact]
+    public async Task Metrics_GroupCommit_RecordsTheBatchSizeAndFailedWrites()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var batchSize = new MetricCollector<long>(meters, "EventNotify", "eventnotify.store.batch.size");
+        using var failed = new MetricCollector<long>(meters, "EventNotify", "eventnotify.store.writes.failed");
+        var store = new SqliteEventStore(Options.Create(new SqliteStoreOptions { ConnectionString = $"Data Source={DbPath()}" }), meterFactory: meters);
+        _stores.Add(store);
+        await store.OpenAsync();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.BeforeBatch = () => gate.Task;
+
+        var appends = Enumerable.Range(0, 50).Select(i => store.AppendAsync(Event($"evt_{i:D2}")).AsTask()).ToArray();
+        var bad = store.RecordAttemptAsync(new DeliveryAttempt { DeliveryId = "dlv_missing" }, new DeliveryUpdate(DeliveryStatus.Succeeded, 1, T0, T0, null, null)).AsTask();
+        gate.SetResult();
+        await Task.WhenAll(appends).WaitAsync(Timeout);
+        await FluentActions.Awaiting(() => bad).Should().ThrowAsync<KeyNotFoundException>();
+
+        batchSize.GetMeasurementSnapshot().Select(m => m.Value).Should().Contain(50);
+        failed.GetMeasurementSnapshot().Sum(m => m.Value).Should().Be(1);
     }
 
     [Fact]
