@@ -2,7 +2,8 @@
 // Publishes events evt_crash_00000.. that are not yet acknowledged (one line per PublishAsync that returned, in
 // <acked-file>), delivers them to a notifier that appends "<run-id> <delivery-id> <event-id>" to <delivered-file>
 // (flushed per line, before it reports success), prints "done" and exits 0 once every event is delivered.
-// The crash test kills it with SIGKILL at random moments and starts it again on the same database.
+// Every 50 acknowledged publishes or deliveries of this run it prints "progress", so the crash test can kill it
+// mid-work however fast the machine is. The test kills it with SIGKILL and starts it again on the same database.
 using EventNotify;
 using EventNotify.CrashHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,6 +42,7 @@ await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism =
 {
     await publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{\"crash\":true}") with { Id = id }, ct);
     acked.Append(id);
+    Progress.Step();
 });
 Console.WriteLine("published");
 
@@ -56,6 +58,19 @@ return 0;
 
 namespace EventNotify.CrashHost
 {
+    internal static class Progress
+    {
+        private static int _steps;
+
+        public static void Step()
+        {
+            if (Interlocked.Increment(ref _steps) % 50 == 0)
+            {
+                Console.WriteLine("progress");
+            }
+        }
+    }
+
     internal static class CrashSettings
     {
         public const string SubscriptionId = "sub_crash";
@@ -90,6 +105,7 @@ namespace EventNotify.CrashHost
         public ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken)
         {
             log.Append($"{runId} {notification.DeliveryId} {notification.Event.Id}");
+            Progress.Step();
             return ValueTask.FromResult(DeliveryResult.Success());
         }
     }
