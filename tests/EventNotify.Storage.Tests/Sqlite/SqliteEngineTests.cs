@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace EventNotify.Storage.Tests.Sqlite;
 
 /// <summary>The engine on a real host with a real SQLite file: start-up errors, publishing on a full disk, graceful shutdown (N4).</summary>
-public sealed class SqliteEngineTests : IDisposable
+public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly TempFolder _folder = new();
@@ -162,6 +162,7 @@ public sealed class SqliteEngineTests : IDisposable
 
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(15), "stop waits about ShutdownTimeout (5 s), then leaves the rest pending");
         var (succeeded, pending, unrouted) = await CountAsync(path);
+        output.WriteLine($"stop took {stopwatch.Elapsed.TotalSeconds:F2} s; delivered {succeeded}, pending {pending}, unrouted {unrouted}");
         succeeded.Should().Be(deliveredFirst.Count);
         (succeeded + pending + unrouted).Should().Be(100);
         pending.Should().BePositive("20 s of sends cannot finish in 5 s");
