@@ -100,6 +100,20 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         Scalar(raw, "PRAGMA journal_mode").Should().Be("wal");
     }
 
+    [Theory]
+    [InlineData(SqliteSynchronousMode.Full, 2L)]
+    [InlineData(SqliteSynchronousMode.Normal, 1L)]
+    public async Task OpenAsync_SynchronousOption_IsSetOnTheWriterConnection(SqliteSynchronousMode mode, long pragmaValue)
+    {
+        var store = Create(DbPath(), o => o.Synchronous = mode);
+        object? seen = null;
+        store.ConfigureWriter = connection => seen = Scalar(connection, "PRAGMA synchronous");
+
+        await store.OpenAsync();
+
+        seen.Should().Be(pragmaValue);
+    }
+
     [Fact]
     public async Task OpenAsync_LeasesLeftByAPreviousProcess_AreClearedSoTheDeliveryIsDueAtOnceWithTheSameId()
     {
@@ -289,6 +303,21 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         var claimed = await store.ClaimDueDeliveriesAsync(T0, T0.AddMinutes(5), 100);
 
         claimed.Select(d => d.Delivery.Id).Should().BeEquivalentTo(deliveries.Where(d => d.Status == DeliveryStatus.Pending).Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task PurgeAsync_MoreThanOneChunk_DeletesEveryOldFinishedDelivery()
+    {
+        var store = await OpenAsync(DbPath());
+        await store.AppendAsync(Event("evt_1"));
+        await store.SaveRoutedAsync("evt_1", Enumerable.Range(0, 2500)
+            .Select(i => Delivery($"dlv_{i:D4}", "evt_1", DeliveryStatus.Succeeded, completedAt: T0)).Append(Delivery("dlv_pending", "evt_1")).ToArray());
+
+        var purged = await store.PurgeAsync(T0.AddSeconds(1));
+
+        purged.Should().Be(2500);
+        (await store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(1);
+        (await store.GetEventAsync("evt_1")).Should().NotBeNull("its pending delivery still needs it");
     }
 
     // ---- group commit ----
