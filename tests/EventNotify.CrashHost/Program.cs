@@ -21,8 +21,10 @@ var synchronous = Enum.Parse<EventNotify.Storage.Sqlite.SqliteSynchronousMode>(a
 using var delivered = new LineLog(deliveredPath);
 using var acked = new LineLog(ackedPath);
 
+var succeeded = new SemaphoreSlim(0);
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
+builder.Services.AddSingleton<IDeliveryObserver>(new SuccessSignal(succeeded));
 builder.Services.AddEventNotify(o =>
     {
         o.PollInterval = TimeSpan.FromMilliseconds(100);
@@ -49,7 +51,11 @@ Console.WriteLine("published");
 var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
 while (await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Succeeded }) < count)
 {
-    await Task.Delay(50); // a child process polling its own progress; the test itself waits on this process's exit
+    // Woken by each success (a release after the count above makes this return at once, so none is missed).
+    await succeeded.WaitAsync();
+    while (succeeded.Wait(0))
+    {
+    }
 }
 
 Console.WriteLine("done");
@@ -96,6 +102,17 @@ namespace EventNotify.CrashHost
         }
 
         public void Dispose() => _file.Dispose();
+    }
+
+    internal sealed class SuccessSignal(SemaphoreSlim signal) : IDeliveryObserver
+    {
+        public void OnDeliveryUpdated(Delivery delivery, DeliveryAttempt? attempt)
+        {
+            if (delivery.Status == DeliveryStatus.Succeeded)
+            {
+                signal.Release();
+            }
+        }
     }
 
     internal sealed class FileNotifier(LineLog log, string runId) : INotifier
