@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EventNotify;
 using EventNotify.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -40,7 +41,8 @@ public static class SqliteEventNotifyBuilderExtensions
         services.TryAddSingleton(sp => new SqliteEventStore(
             sp.GetRequiredService<IOptions<SqliteStoreOptions>>(),
             sp.GetService<TimeProvider>(),
-            sp.GetService<ILogger<SqliteEventStore>>()));
+            sp.GetService<ILogger<SqliteEventStore>>(),
+            sp.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteStoreLifecycle>());
         return builder.UseStore(sp => sp.GetRequiredService<SqliteEventStore>());
     }

@@ -144,7 +144,7 @@ internal sealed partial class SqliteEventStore
     public ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<DateTimeOffset?>(c =>
         {
-            using var command = Command(c, "SELECT min(due_at) FROM deliveries WHERE status = 0");
+            using var command = Command(c, "SELECT min(due_at) FROM deliveries INDEXED BY ix_deliveries_due WHERE status = 0");
             return command.ExecuteScalar() is long ticks ? Time(ticks) : null;
         }, cancellationToken);
 
