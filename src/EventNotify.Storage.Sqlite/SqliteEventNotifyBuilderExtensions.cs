@@ -22,7 +22,7 @@ public static class SqliteEventNotifyBuilderExtensions
     /// <example>
     /// <code>
     /// services.AddEventNotify()
-    ///         .UseSqlite("Data Source=/var/lib/shop/eventnotify.db", o => o.RetentionPeriod = TimeSpan.FromDays(30));
+    ///         .UseSqlite("Data Source=/var/lib/shop/eventnotify.db", o => o.Synchronous = SqliteSynchronousMode.Full);
     /// </code>
     /// </example>
     public static EventNotifyBuilder UseSqlite(this EventNotifyBuilder builder, string connectionString, Action<SqliteStoreOptions>? configure = null)

@@ -52,14 +52,11 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private readonly SqliteStoreMetrics _metrics;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly Channel<WriteOperation> _queue = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _stopRetention = new();
     private string _path = "";
     private string _readConnectionString = "";
     private SqliteWriteSession? _session;
     private FileStream? _lockFile;
     private Task _writerLoop = Task.CompletedTask;
-    private Task _retentionLoop = Task.CompletedTask;
-    private TaskCompletionSource<int> _purgeRun = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _committedBatches;
     private int _state;
 
@@ -84,8 +81,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     /// <summary>Test hook: runs on the writer connection after the PRAGMAs (e.g. to limit <c>max_page_count</c>).</summary>
     internal Action<SqliteConnection>? ConfigureWriter { get; set; }
 
-    /// <summary>Completes after the next retention purge run, with the number of deliveries it deleted.</summary>
-    internal Task<int> NextPurgeRun => Volatile.Read(ref _purgeRun).Task;
 
     /// <summary>
     /// Opens the database: validates the options, locks the file for this process, sets WAL and the sync mode,
@@ -182,12 +177,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
 
         _session = session;
         _writerLoop = Task.Run(WriterLoopAsync);
-        if (_options.RetentionPeriod != Timeout.InfiniteTimeSpan)
-        {
-            // The timer is created here, not inside the loop, so time that passes from now on counts.
-            var timer = new PeriodicTimer(_options.PurgeInterval, _time);
-            _retentionLoop = Task.Run(() => RetentionLoopAsync(timer));
-        }
     }
 
     private void SetPragmas(SqliteWriteSession session)
@@ -313,8 +302,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
                 return;
             }
 
-            await _stopRetention.CancelAsync().ConfigureAwait(false);
-            await _retentionLoop.ConfigureAwait(false);
             _queue.Writer.TryComplete();
 
             // The writer loop ends once every write queued before TryComplete is done.

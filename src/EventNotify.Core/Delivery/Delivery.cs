@@ -53,6 +53,16 @@ public sealed record Delivery
     /// <summary>The last status code (HTTP status, SMTP reply code, provider code) if any.</summary>
     public int? LastStatusCode { get; init; }
 
+    /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to subscription <paramref name="subscriptionId"/>.</summary>
+    public static string ForSubscription(string eventId, string subscriptionId) => CreateId(eventId, "s:" + subscriptionId);
+
+    /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to an explicit recipient.</summary>
+    public static string ForRecipient(string eventId, Recipient recipient)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        return CreateId(eventId, string.Concat("r:", recipient.Channel, ":", recipient.Address));
+    }
+
     /// <summary>
     /// Returns the stable id of the delivery of <paramref name="eventId"/> to <paramref name="target"/> (a subscription
     /// id or a channel+address): <c>dlv_</c> + 26 base32 characters of a SHA-256 hash. Routing the same event again

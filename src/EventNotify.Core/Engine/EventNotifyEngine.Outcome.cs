@@ -55,7 +55,6 @@ internal sealed partial class EventNotifyEngine
 
         await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
         _metrics.Attempt(d.Channel, result.Outcome, duration);
-        Notify(d, update, attempt);
 
         switch (update.Status)
         {
@@ -79,6 +78,9 @@ internal sealed partial class EventNotifyEngine
             await _subscriptions.SetEnabledAsync(d.SubscriptionId, false, reason, CancellationToken.None).ConfigureAwait(false);
             Log.SubscriptionDisabled(_logger, d.SubscriptionId, reason);
         }
+
+        // Last, so an observer sees every consequence of the outcome (a disabled subscription included).
+        Notify(d, update, attempt);
     }
 
     internal void Notify(Delivery d, DeliveryUpdate update, DeliveryAttempt? attempt)

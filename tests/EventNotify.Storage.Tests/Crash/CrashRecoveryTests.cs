@@ -97,7 +97,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 
         acked.Should().HaveCount(Events, "the final run publishes whatever was not acknowledged before");
         delivered.Select(d => d.EventId).Distinct().Should().BeEquivalentTo(acked, "every acknowledged event is delivered");
-        delivered.Should().OnlyContain(d => d.DeliveryId == Delivery.CreateId(d.EventId, SubscriptionId), "a delivery keeps its id across crashes");
+        delivered.Should().OnlyContain(d => d.DeliveryId == Delivery.ForSubscription(d.EventId, SubscriptionId), "a delivery keeps its id across crashes");
 
         foreach (var group in duplicates)
         {

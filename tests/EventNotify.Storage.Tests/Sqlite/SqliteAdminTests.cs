@@ -45,7 +45,7 @@ public sealed class SqliteAdminTests : IAsyncLifetime
         }
 
         await _host.Publisher.PublishAsync(e);
-        return Delivery.CreateId(id, Orders.Id);
+        return Delivery.ForSubscription(id, Orders.Id);
     }
 
     [Fact]

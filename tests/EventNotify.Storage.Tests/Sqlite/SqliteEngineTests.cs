@@ -35,8 +35,6 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
         { "Foo=bar", _ => { }, "SqliteStoreOptions.ConnectionString is not a valid SQLite connection string" },
         { "Data Source=x.db", o => o.BusyTimeout = TimeSpan.Zero, "SqliteStoreOptions.BusyTimeout" },
         { "Data Source=x.db", o => o.MaxBatchSize = 0, "SqliteStoreOptions.MaxBatchSize" },
-        { "Data Source=x.db", o => o.RetentionPeriod = TimeSpan.FromSeconds(-5), "SqliteStoreOptions.RetentionPeriod" },
-        { "Data Source=x.db", o => o.PurgeInterval = TimeSpan.Zero, "SqliteStoreOptions.PurgeInterval" },
         { "Data Source=x.db", o => o.Synchronous = (SqliteSynchronousMode)7, "SqliteStoreOptions.Synchronous" },
     };
 
@@ -199,7 +197,7 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 10, Timeout);
         notifier.Calls.Select(c => c.DeliveryId).Should().BeEquivalentTo(
-            Enumerable.Range(0, 10).Select(i => Delivery.CreateId($"evt_r_{i}", subscription.Id)));
+            Enumerable.Range(0, 10).Select(i => Delivery.ForSubscription($"evt_r_{i}", subscription.Id)));
     }
 
     [Fact]
