@@ -78,9 +78,10 @@ internal sealed class WebhookNotifier : INotifier
             }
 
             _metrics.Refused("circuit_open");
-            return DeliveryResult.Transient(
+            // Not an attempt: an outage must not burn the delivery's retry budget faster than its schedule.
+            return DeliveryResult.Deferred(
                 $"Circuit open for {endpoint} after {health.Failures} consecutive failures: not attempted.",
-                retryAfter: health.OpenFor);
+                health.OpenFor);
         }
 
         var result = await PostAsync(notification, uri!, secrets, now, cancellationToken).ConfigureAwait(false);
