@@ -45,8 +45,9 @@ public sealed class WebhookOptions
     public bool RequireHttps { get; set; }
 
     /// <summary>
-    /// Consecutive failed attempts to one endpoint (scheme, host and port) after which its circuit opens: attempts
-    /// fail at once with "circuit open" without connecting, for <see cref="CircuitBreakDuration"/>. The default value is 5.
+    /// Consecutive failed attempts to one endpoint URL after which its circuit opens: for
+    /// <see cref="CircuitBreakDuration"/> its deliveries are deferred without connecting and without using up an
+    /// attempt. The default value is 5.
     /// </summary>
     public int CircuitBreakerThreshold { get; set; } = 5;
 
