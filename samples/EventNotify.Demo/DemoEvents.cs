@@ -50,7 +50,7 @@ internal static class DemoEvents
             return FromFolder(path);
         }
 
-        throw new FileNotFoundException($"--events: '{path}' is neither a .jsonl file nor a folder.", path);
+        throw new FileNotFoundException($"'{path}' is neither a .jsonl file nor a folder", path);
     }
 
     private static IEnumerable<NotificationEvent> FromJsonLines(string file)
@@ -64,7 +64,17 @@ internal static class DemoEvents
                 continue;
             }
 
-            using var doc = JsonDocument.Parse(line);
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(line);
+            }
+            catch (JsonException ex)
+            {
+                throw new FormatException($"{file}:{lineNumber}: not a JSON object ({ex.Message})", ex);
+            }
+
+            using var _ = doc;
             var root = doc.RootElement;
             if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
             {

@@ -15,8 +15,19 @@ if (options is null)
     return 2;
 }
 
-var events = options.EventsPath is null ? DemoEvents.BuiltIn().ToList() : DemoEvents.FromPath(options.EventsPath).ToList();
-var isGitHub = options.EventsPath is not null;
+List<NotificationEvent> events;
+try
+{
+    events = options.EventsPath is null ? DemoEvents.BuiltIn().ToList() : DemoEvents.FromPath(options.EventsPath).ToList();
+}
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException or ArgumentException)
+{
+    Console.Error.WriteLine($"error: cannot read events from '{options.EventsPath}': {ex.Message}");
+    return 2;
+}
+
+// A folder of payloads is GitHub-shaped (issues.opened, push, ...); a .jsonl file or the built-in set is shop-shaped.
+var isGitHub = options.EventsPath is not null && Directory.Exists(options.EventsPath);
 
 // Third-party endpoints, each with its own signing secret, as an integrator would register them.
 var endpoints = new Dictionary<string, (string Secret, string[] Patterns)>
@@ -34,7 +45,11 @@ var progress = new DemoProgress();
 builder.Services.AddSingleton<IDeliveryObserver>(progress);
 var eventNotify = builder.Services
     .AddEventNotify(o => o.Source = "https://api.shop.example")
-    .AddWebhooks(w => w.AllowPrivateNetworks = true) // the receivers run on 127.0.0.1; production keeps the SSRF guard on
+    .AddWebhooks(w =>
+    {
+        w.AllowPrivateNetworks = true; // the receivers run on 127.0.0.1; production keeps the SSRF guard on
+        w.CircuitBreakDuration = TimeSpan.FromSeconds(2); // the flaky endpoint may trip its breaker; keep the pause demo-sized (default 30 s)
+    })
     // A short schedule so retries are visible in a demo run (the default for webhooks is 5 s, 5 min, 30 min, ... 10 h).
     .ConfigureChannel("webhook", c => c.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)] });
 
@@ -62,6 +77,7 @@ using var host = builder.Build();
 await host.StartAsync();
 var publisher = host.Services.GetRequiredService<IEventPublisher>();
 var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
+var store = host.Services.GetRequiredService<IEventStore>();
 
 Console.WriteLine($"EventNotify demo — {events.Count} events from {options.EventsPath ?? "the built-in set"}");
 Console.WriteLine($"  store:     {(dbPath is null ? "in-memory (not durable)" : "SQLite " + dbPath)}");
@@ -91,7 +107,9 @@ long pending;
 var lastPrint = TimeSpan.Zero;
 while (true)
 {
-    pending = await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Pending });
+    // Done when every accepted event is routed and no delivery is pending.
+    var unrouted = (await store.GetUnroutedEventsAsync(null, 1)).Count;
+    pending = await admin.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Pending }) + unrouted;
     var line = $"  [{clock.Elapsed.TotalSeconds,5:0.0}s] published={published} delivered={progress.Succeeded} retrying={progress.Retries} dead={progress.DeadLettered} pending={pending} requests={receiver.Requests}";
     if (interactive)
     {
@@ -156,13 +174,28 @@ internal sealed record DemoOptions(string? EventsPath, string Store, string? DbP
         var timeout = 120;
         for (var i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
+            string? Next() => i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+            var name = args[i];
+            string? value = null;
+            if (name is "--events" or "--store" or "--db" or "--timeout" && (value = Next()) is null)
             {
-                case "--events": events = Next(); break;
-                case "--store": store = Next(); break;
-                case "--db": db = Next(); break;
-                case "--timeout": timeout = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+                Console.Error.WriteLine($"{name} needs a value (try --help)");
+                return null;
+            }
+
+            switch (name)
+            {
+                case "--events": events = value; break;
+                case "--store": store = value!; break;
+                case "--db": db = value; break;
+                case "--timeout":
+                    if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out timeout))
+                    {
+                        Console.Error.WriteLine($"--timeout must be a whole number of seconds (was '{value}')");
+                        return null;
+                    }
+
+                    break;
                 case "-h" or "--help":
                     Console.WriteLine("usage: EventNotify.Demo [--events FILE.jsonl|FOLDER] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]");
                     return null;
@@ -175,6 +208,12 @@ internal sealed record DemoOptions(string? EventsPath, string Store, string? DbP
         if (store is not ("sqlite" or "memory"))
         {
             Console.Error.WriteLine($"--store must be 'sqlite' or 'memory' (was '{store}')");
+            return null;
+        }
+
+        if (db is not null && store == "memory")
+        {
+            Console.Error.WriteLine("--db applies to the SQLite store only: drop it or use --store sqlite");
             return null;
         }
 

@@ -22,7 +22,7 @@ internal sealed class WebhookNotifier : INotifier
     public const string ChannelName = "webhook";
 
     /// <summary>The name of the <see cref="IHttpClientFactory"/> client used for deliveries.</summary>
-    public const string HttpClientName = "EventNotify.Webhooks";
+    public const string HttpClientName = WebhookOptions.HttpClientName;
 
     internal static readonly string UserAgent = "EventNotify/" + ProductVersion();
 
@@ -31,10 +31,12 @@ internal sealed class WebhookNotifier : INotifier
     private readonly EndpointGuard _guard;
     private readonly EndpointHealth _health;
     private readonly TimeProvider _time;
+    private readonly WebhookMetrics _metrics;
     private readonly ILogger _logger;
 
-    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, EndpointGuard guard, EndpointHealth health, TimeProvider time, ILogger<WebhookNotifier> logger)
+    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, EndpointGuard guard, EndpointHealth health, TimeProvider time, WebhookMetrics metrics, ILogger<WebhookNotifier> logger)
     {
+        _metrics = metrics;
         _clients = clients;
         _options = options.Value;
         _guard = guard;
@@ -52,6 +54,7 @@ internal sealed class WebhookNotifier : INotifier
         {
             // Refused before any connection: registration may have happened before a rule changed, or this is an explicit recipient.
             Log.Refused(_logger, notification.DeliveryId, refusal);
+            _metrics.Refused("ssrf");
             return DeliveryResult.Permanent("Webhook endpoint refused by the SSRF guard: " + refusal);
         }
 
@@ -60,11 +63,13 @@ internal sealed class WebhookNotifier : INotifier
         if (secretError is not null)
         {
             Log.Refused(_logger, notification.DeliveryId, secretError);
+            _metrics.Refused("unsigned");
             return DeliveryResult.Permanent(secretError);
         }
 
         var endpoint = EndpointHealth.KeyOf(uri!);
-        var health = _health.Check(endpoint);
+        var circuit = EndpointHealth.CircuitOf(uri!);
+        var health = _health.Check(circuit);
         if (health.IsOpen)
         {
             if (health.GiveUp)
@@ -72,19 +77,21 @@ internal sealed class WebhookNotifier : INotifier
                 return GiveUp(notification, endpoint, null, null);
             }
 
-            return DeliveryResult.Transient(
+            _metrics.Refused("circuit_open");
+            // Not an attempt: an outage must not burn the delivery's retry budget faster than its schedule.
+            return DeliveryResult.Deferred(
                 $"Circuit open for {endpoint} after {health.Failures} consecutive failures: not attempted.",
-                retryAfter: health.OpenFor);
+                health.OpenFor);
         }
 
         var result = await PostAsync(notification, uri!, secrets, now, cancellationToken).ConfigureAwait(false);
         if (result.IsSuccess)
         {
-            _health.RecordSuccess(endpoint);
+            _health.RecordSuccess(circuit);
         }
         else if (result.Outcome == AttemptOutcome.TransientFailure)
         {
-            var (opened, giveUp) = _health.RecordFailure(endpoint);
+            var (opened, giveUp) = _health.RecordFailure(circuit);
             if (giveUp)
             {
                 return GiveUp(notification, endpoint, result.StatusCode, result.Response);
@@ -92,7 +99,8 @@ internal sealed class WebhookNotifier : INotifier
 
             if (opened)
             {
-                Log.CircuitOpened(_logger, endpoint, _health.Check(endpoint).Failures);
+                _metrics.CircuitOpened();
+                Log.CircuitOpened(_logger, endpoint, _health.Check(circuit).Failures);
             }
         }
 
@@ -207,6 +215,7 @@ internal sealed class WebhookNotifier : INotifier
         catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
         {
             Log.Refused(_logger, notification.DeliveryId, refused.Message);
+            _metrics.Refused("ssrf");
             return DeliveryResult.Permanent(refused.Message);
         }
         catch (HttpRequestException ex)

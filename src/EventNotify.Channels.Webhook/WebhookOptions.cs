@@ -4,6 +4,13 @@ namespace EventNotify.Webhooks;
 public sealed class WebhookOptions
 {
     /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client deliveries use: <c>EventNotify.Webhooks</c>.
+    /// Add message handlers to it with <c>services.AddHttpClient(WebhookOptions.HttpClientName).AddHttpMessageHandler(...)</c>;
+    /// do not replace its primary handler, which carries the SSRF guard.
+    /// </summary>
+    public const string HttpClientName = "EventNotify.Webhooks";
+
+    /// <summary>
     /// The longest one HTTP attempt may take (connect, send, response headers and the kept part of the body). Also
     /// used as the <c>webhook</c> channel's attempt timeout unless that is configured. The default value is 15 seconds.
     /// </summary>
@@ -38,8 +45,9 @@ public sealed class WebhookOptions
     public bool RequireHttps { get; set; }
 
     /// <summary>
-    /// Consecutive failed attempts to one endpoint (scheme, host and port) after which its circuit opens: attempts
-    /// fail at once with "circuit open" without connecting, for <see cref="CircuitBreakDuration"/>. The default value is 5.
+    /// Consecutive failed attempts to one endpoint URL after which its circuit opens: for
+    /// <see cref="CircuitBreakDuration"/> its deliveries are deferred without connecting and without using up an
+    /// attempt. The default value is 5.
     /// </summary>
     public int CircuitBreakerThreshold { get; set; } = 5;
 

@@ -38,6 +38,16 @@ public sealed class EventNotifyOptions
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long finished deliveries (succeeded, dead-lettered, cancelled), their attempts and their events are kept
+    /// before the engine purges them from the store; <see cref="Timeout.InfiniteTimeSpan"/> keeps everything.
+    /// The default value is 7 days.
+    /// </summary>
+    public TimeSpan RetentionPeriod { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often the engine purges finished work older than <see cref="RetentionPeriod"/>. The default value is 1 hour.</summary>
+    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How many due deliveries are read from the store at once. The default value is 256.</summary>
     public int ClaimBatchSize { get; set; } = 256;
 
@@ -121,11 +131,25 @@ internal sealed class EventNotifyOptionsValidator : IValidateOptions<EventNotify
         Range(nameof(o.Concurrency), o.Concurrency, 1, 4096);
         Range(nameof(o.ClaimBatchSize), o.ClaimBatchSize, 1, 100_000);
         Range(nameof(o.MaxDataBytes), o.MaxDataBytes, 1, 64 * 1024 * 1024);
+        void Finite(string field, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+            {
+                failures.Add($"EventNotifyOptions.{field} must be positive and at most 1 day (was {value}).");
+            }
+        }
+
         Positive(nameof(o.AttemptTimeout), o.AttemptTimeout);
         Positive(nameof(o.ShutdownTimeout), o.ShutdownTimeout);
-        Positive(nameof(o.PollInterval), o.PollInterval);
-        Positive(nameof(o.LeaseDuration), o.LeaseDuration);
-        if (o.AttemptTimeout != Timeout.InfiniteTimeSpan && o.LeaseDuration <= o.AttemptTimeout)
+        Finite(nameof(o.PollInterval), o.PollInterval);
+        Finite(nameof(o.LeaseDuration), o.LeaseDuration);
+        if (o.RetentionPeriod <= TimeSpan.Zero && o.RetentionPeriod != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"EventNotifyOptions.RetentionPeriod must be positive, or Timeout.InfiniteTimeSpan to keep everything (was {o.RetentionPeriod}).");
+        }
+
+        Finite(nameof(o.PurgeInterval), o.PurgeInterval);
+        if (o.AttemptTimeout == Timeout.InfiniteTimeSpan || o.LeaseDuration <= o.AttemptTimeout)
         {
             failures.Add($"EventNotifyOptions.LeaseDuration ({o.LeaseDuration}) must be longer than AttemptTimeout ({o.AttemptTimeout}), or a slow attempt could be taken twice.");
         }
@@ -160,6 +184,11 @@ internal sealed class EventNotifyOptionsValidator : IValidateOptions<EventNotify
             if (c.AttemptTimeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
             {
                 failures.Add($"{prefix}.AttemptTimeout must be positive (was {t}).");
+            }
+
+            if (c.AttemptTimeout is { } ct && (ct == Timeout.InfiniteTimeSpan || ct >= o.LeaseDuration))
+            {
+                failures.Add($"{prefix}.AttemptTimeout ({ct}) must be shorter than EventNotifyOptions.LeaseDuration ({o.LeaseDuration}), or a slow attempt could be taken twice.");
             }
 
             if (c.Retry is not null)

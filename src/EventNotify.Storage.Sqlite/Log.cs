@@ -11,11 +11,7 @@ internal static partial class Log
     [LoggerMessage(102, LogLevel.Error, "SQLite event store: a batch of {Count} writes failed and was rolled back")]
     public static partial void BatchFailed(ILogger logger, Exception exception, int count);
 
-    [LoggerMessage(103, LogLevel.Information, "SQLite event store: retention purge deleted {Count} finished deliveries completed before {Before:O}")]
-    public static partial void Purged(ILogger logger, int count, DateTimeOffset before);
 
-    [LoggerMessage(104, LogLevel.Error, "SQLite event store: retention purge failed; it runs again at the next interval")]
-    public static partial void PurgeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(105, LogLevel.Information, "SQLite event store created schema version {Version} in {Path}")]
     public static partial void SchemaCreated(ILogger logger, long version, string path);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EventNotify;
 using EventNotify.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -21,7 +22,7 @@ public static class SqliteEventNotifyBuilderExtensions
     /// <example>
     /// <code>
     /// services.AddEventNotify()
-    ///         .UseSqlite("Data Source=/var/lib/shop/eventnotify.db", o => o.RetentionPeriod = TimeSpan.FromDays(30));
+    ///         .UseSqlite("Data Source=/var/lib/shop/eventnotify.db", o => o.Synchronous = SqliteSynchronousMode.Full);
     /// </code>
     /// </example>
     public static EventNotifyBuilder UseSqlite(this EventNotifyBuilder builder, string connectionString, Action<SqliteStoreOptions>? configure = null)
@@ -40,7 +41,8 @@ public static class SqliteEventNotifyBuilderExtensions
         services.TryAddSingleton(sp => new SqliteEventStore(
             sp.GetRequiredService<IOptions<SqliteStoreOptions>>(),
             sp.GetService<TimeProvider>(),
-            sp.GetService<ILogger<SqliteEventStore>>()));
+            sp.GetService<ILogger<SqliteEventStore>>(),
+            sp.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteStoreLifecycle>());
         return builder.UseStore(sp => sp.GetRequiredService<SqliteEventStore>());
     }

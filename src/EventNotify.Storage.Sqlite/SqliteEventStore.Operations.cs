@@ -144,7 +144,7 @@ internal sealed partial class SqliteEventStore
     public ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<DateTimeOffset?>(c =>
         {
-            using var command = Command(c, "SELECT min(due_at) FROM deliveries WHERE status = 0");
+            using var command = Command(c, "SELECT min(due_at) FROM deliveries INDEXED BY ix_deliveries_due WHERE status = 0");
             return command.ExecuteScalar() is long ticks ? Time(ticks) : null;
         }, cancellationToken);
 
@@ -450,41 +450,6 @@ internal sealed partial class SqliteEventStore
         catch (SqliteException ex)
         {
             throw new SqliteEventStoreException($"The SQLite event store at '{_path}' could not be read: {Describe(ex)}.", ex);
-        }
-    }
-
-    /// <summary>Deletes finished deliveries older than the retention period, every purge interval.</summary>
-    private async Task RetentionLoopAsync(PeriodicTimer timer)
-    {
-        using (timer)
-        {
-            var stop = _stopRetention.Token;
-            try
-            {
-                while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
-                {
-                    var before = _time.GetUtcNow() - _options.RetentionPeriod;
-                    var purged = 0;
-                    try
-                    {
-                        purged = await PurgeAsync(before, stop).ConfigureAwait(false);
-                        if (purged > 0)
-                        {
-                            Log.Purged(_logger, purged, before);
-                        }
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException && ex is not OutOfMemoryException)
-                    {
-                        Log.PurgeFailed(_logger, ex);
-                    }
-
-                    var run = Interlocked.Exchange(ref _purgeRun, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
-                    run.TrySetResult(purged);
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
         }
     }
 }

@@ -48,30 +48,54 @@ internal sealed partial class SqliteEventStore
 
             if (batch.Count > 0)
             {
-                CommitBatch(batch);
+                try
+                {
+                    CommitBatch(batch);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Never let the only writer die: whatever was not completed fails (completed ones ignore this).
+                    FailAll(batch, ex);
+                }
             }
         }
     }
 
     private void CommitBatch(List<WriteOperation> batch)
     {
+        var pending = batch;
+        while (pending.Count > 0)
+        {
+            pending = TryCommit(pending);
+        }
+    }
+
+    /// <summary>
+    /// Runs the batch in one transaction, each write in its own savepoint. Returns the writes to run again in a new
+    /// transaction: those SQLite rolled back together with a failing one (it may roll back the whole transaction,
+    /// e.g. on a full disk). Each round drops at least the failing write, so this ends.
+    /// </summary>
+    private List<WriteOperation> TryCommit(List<WriteOperation> batch)
+    {
         var session = _session!;
-        var done = new List<WriteOperation>(batch.Count);
+        var started = _time.GetTimestamp();
         try
         {
             session.Execute("BEGIN IMMEDIATE");
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             FailAll(batch, ex);
-            return;
+            return [];
         }
 
-        foreach (var operation in batch)
+        var done = new List<WriteOperation>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
         {
-            session.Execute("SAVEPOINT op");
+            var operation = batch[i];
             try
             {
+                session.Execute("SAVEPOINT op");
                 operation.Execute(session);
                 session.Execute("RELEASE op");
                 done.Add(operation);
@@ -79,18 +103,14 @@ internal sealed partial class SqliteEventStore
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 operation.Fail(Wrap(ex));
-                try
+                _metrics.Failed(1);
+                if (!RollbackToSavepoint(session))
                 {
-                    // Undo just this write; the others in the batch go on.
-                    session.Execute("ROLLBACK TO op");
-                    session.Execute("RELEASE op");
-                }
-                catch (SqliteException)
-                {
-                    // SQLite rolled the whole transaction back (it may, e.g. on a full disk): nothing of it is stored.
+                    // The transaction is gone: none of the batch is stored. The writes that did nothing wrong run again.
                     TryExecute(session, "ROLLBACK");
-                    FailAll(done, ex);
-                    return;
+                    Log.BatchFailed(_logger, ex, done.Count + 1);
+                    done.AddRange(batch.Skip(i + 1));
+                    return done;
                 }
             }
         }
@@ -99,17 +119,36 @@ internal sealed partial class SqliteEventStore
         {
             session.Execute("COMMIT");
         }
-        catch (SqliteException ex)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Which write made the commit fail is unknown: none of them is stored, so all of them fail.
             TryExecute(session, "ROLLBACK");
             FailAll(done, ex);
-            return;
+            return [];
         }
 
         Interlocked.Increment(ref _committedBatches);
+        _metrics.Committed(done.Count, _time.GetElapsedTime(started));
         foreach (var operation in done)
         {
             operation.Complete();
+        }
+
+        return [];
+    }
+
+    /// <summary>Undoes the current write only; <see langword="false"/> when SQLite already ended the whole transaction.</summary>
+    private static bool RollbackToSavepoint(SqliteWriteSession session)
+    {
+        try
+        {
+            session.Execute("ROLLBACK TO op");
+            session.Execute("RELEASE op");
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
         }
     }
 
@@ -121,6 +160,7 @@ internal sealed partial class SqliteEventStore
         }
 
         Log.BatchFailed(_logger, ex, operations.Count);
+        _metrics.Failed(operations.Count);
         var failure = Wrap(ex);
         foreach (var operation in operations)
         {

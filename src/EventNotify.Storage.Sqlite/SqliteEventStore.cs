@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -36,9 +37,9 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private static readonly string InsertAttemptSql =
         $"INSERT INTO attempts ({SqliteSchema.AttemptColumns}) VALUES ({SqliteMapping.Parameters(SqliteSchema.AttemptColumns)})";
 
-    private static readonly string ClaimSql =
+    internal static readonly string ClaimSql =
         $"SELECT {SqliteMapping.Prefix("d.", SqliteSchema.DeliveryColumns)}, {SqliteMapping.Prefix("e.", SqliteSchema.EventColumns)} " +
-        "FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.status = 0 AND d.due_at <= $now ORDER BY d.due_at LIMIT $max";
+        "FROM deliveries d INDEXED BY ix_deliveries_due JOIN events e ON e.id = d.event_id WHERE d.status = 0 AND d.due_at <= $now ORDER BY d.due_at LIMIT $max";
 
     private const string UpdateDeliverySql =
         "UPDATE deliveries SET status = $status, attempts = $attempts, next_attempt_at = $next_attempt_at, completed_at = $completed_at, " +
@@ -48,23 +49,22 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private readonly SqliteStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly SqliteStoreMetrics _metrics;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly Channel<WriteOperation> _queue = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _stopRetention = new();
     private string _path = "";
     private string _readConnectionString = "";
     private SqliteWriteSession? _session;
     private FileStream? _lockFile;
     private Task _writerLoop = Task.CompletedTask;
-    private Task _retentionLoop = Task.CompletedTask;
-    private TaskCompletionSource<int> _purgeRun = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _committedBatches;
     private int _state;
 
-    public SqliteEventStore(IOptions<SqliteStoreOptions> options, TimeProvider? timeProvider = null, ILogger<SqliteEventStore>? logger = null)
+    public SqliteEventStore(IOptions<SqliteStoreOptions> options, TimeProvider? timeProvider = null, ILogger<SqliteEventStore>? logger = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
+        _metrics = new SqliteStoreMetrics(meterFactory);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
@@ -81,8 +81,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     /// <summary>Test hook: runs on the writer connection after the PRAGMAs (e.g. to limit <c>max_page_count</c>).</summary>
     internal Action<SqliteConnection>? ConfigureWriter { get; set; }
 
-    /// <summary>Completes after the next retention purge run, with the number of deliveries it deleted.</summary>
-    internal Task<int> NextPurgeRun => Volatile.Read(ref _purgeRun).Task;
 
     /// <summary>
     /// Opens the database: validates the options, locks the file for this process, sets WAL and the sync mode,
@@ -179,12 +177,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
 
         _session = session;
         _writerLoop = Task.Run(WriterLoopAsync);
-        if (_options.RetentionPeriod != Timeout.InfiniteTimeSpan)
-        {
-            // The timer is created here, not inside the loop, so time that passes from now on counts.
-            var timer = new PeriodicTimer(_options.PurgeInterval, _time);
-            _retentionLoop = Task.Run(() => RetentionLoopAsync(timer));
-        }
     }
 
     private void SetPragmas(SqliteWriteSession session)
@@ -282,7 +274,7 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
         10 => $"a disk I/O error occurred (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         11 => $"the database file is corrupt (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         13 => $"the database or the disk is full (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
-        14 => $"the database file cannot be opened or created: check the path and permissions (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
+        14 => $"the database file cannot be opened or created: check the path and permissions; its folder must be writable, since SQLite keeps its -wal and -shm files next to it (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         26 => $"the file is not a SQLite database (SQLite error {ex.SqliteErrorCode}: {ex.Message})",
         _ => $"SQLite error {ex.SqliteErrorCode}: {ex.Message}",
     };
@@ -310,8 +302,6 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
                 return;
             }
 
-            await _stopRetention.CancelAsync().ConfigureAwait(false);
-            await _retentionLoop.ConfigureAwait(false);
             _queue.Writer.TryComplete();
 
             // The writer loop ends once every write queued before TryComplete is done.

@@ -30,16 +30,6 @@ public sealed class SqliteStoreOptions
     /// transaction (group commit). The default value is 512.
     /// </summary>
     public int MaxBatchSize { get; set; } = 512;
-
-    /// <summary>
-    /// How long finished deliveries (succeeded, dead-lettered, cancelled) are kept after they finished; older ones are
-    /// deleted with their attempts, and so are events left with no delivery. <see cref="Timeout.InfiniteTimeSpan"/>
-    /// keeps them forever. The default value is 7 days.
-    /// </summary>
-    public TimeSpan RetentionPeriod { get; set; } = TimeSpan.FromDays(7);
-
-    /// <summary>How often the retention purge runs. The default value is 1 hour.</summary>
-    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>The SQLite <c>synchronous</c> setting used by the store (the journal is always WAL).</summary>
@@ -116,15 +106,6 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
             failures.Add($"SqliteStoreOptions.MaxBatchSize must be between 1 and 100000 (was {o.MaxBatchSize}).");
         }
 
-        if (o.RetentionPeriod <= TimeSpan.Zero && o.RetentionPeriod != Timeout.InfiniteTimeSpan)
-        {
-            failures.Add($"SqliteStoreOptions.RetentionPeriod must be positive or Timeout.InfiniteTimeSpan (was {o.RetentionPeriod}).");
-        }
-
-        if (o.PurgeInterval <= TimeSpan.Zero || o.PurgeInterval == Timeout.InfiniteTimeSpan)
-        {
-            failures.Add($"SqliteStoreOptions.PurgeInterval must be positive (was {o.PurgeInterval}).");
-        }
 
         return failures;
     }

@@ -41,6 +41,8 @@ public static class WebhookEventNotifyBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EndpointGuard>();
         services.TryAddSingleton<EndpointHealth>();
+        services.AddMetrics();
+        services.TryAddSingleton<EventNotify.Webhooks.Diagnostics.WebhookMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISubscriptionValidator, WebhookSubscriptionValidator>());
 
         services.AddHttpClient(WebhookNotifier.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

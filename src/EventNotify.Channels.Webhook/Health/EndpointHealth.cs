@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace EventNotify.Webhooks;
 
 /// <summary>
-/// Tracks failures per endpoint (scheme, host and port). After <see cref="WebhookOptions.CircuitBreakerThreshold"/>
+/// Tracks failures per endpoint URL (one subscriber's hooks on a shared host such as a SaaS integration platform
+/// must not trip another's). After <see cref="WebhookOptions.CircuitBreakerThreshold"/>
 /// consecutive failures the endpoint's circuit opens for <see cref="WebhookOptions.CircuitBreakDuration"/>: attempts
 /// to it fail at once without connecting, so a dead endpoint does not hold the channel's workers. When the circuit
 /// closes again the next attempt goes out; one more failure reopens it. An endpoint failing without a single success
@@ -16,8 +17,11 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
     private readonly WebhookOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, State> _failing = new(StringComparer.Ordinal);
 
-    /// <summary>The key of an endpoint: circuits are per scheme, host and port, not per path.</summary>
+    /// <summary>The scheme, host and port of an endpoint: what logs and messages show (paths and queries may carry tokens).</summary>
     public static string KeyOf(Uri uri) => uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+
+    /// <summary>The circuit key of an endpoint: its whole URL without fragment, since many receivers share one host.</summary>
+    public static string CircuitOf(Uri uri) => uri.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped);
 
     /// <summary>Whether an attempt to <paramref name="endpoint"/> may go out now.</summary>
     public EndpointCheck Check(string endpoint)

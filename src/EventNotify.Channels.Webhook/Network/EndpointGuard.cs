@@ -33,6 +33,13 @@ internal sealed class EndpointGuard
     /// <returns><see langword="null"/> when allowed, otherwise the refusal naming the rule.</returns>
     public string? CheckUrl(string address, out Uri? uri)
     {
+        // Uri would read "/hooks" as a file path on Unix: demand an explicit http(s) scheme first.
+        if (!address.Contains("://", StringComparison.Ordinal))
+        {
+            uri = null;
+            return $"'{Truncate(address)}' is not an absolute http(s) URL.";
+        }
+
         if (!Uri.TryCreate(address, UriKind.Absolute, out uri))
         {
             return $"'{Truncate(address)}' is not an absolute URL.";
@@ -61,12 +68,12 @@ internal sealed class EndpointGuard
         var host = uri.IdnHost;
         if (TryParseLiteral(host, out var ip))
         {
-            return CheckAddress(ip) is { } rule ? $"the address {ip} is {rule}." : null;
+            return CheckAddress(ip) is { } rule ? $"the address {ip} is {rule}{PrivateHint}." : null;
         }
 
         if (!_options.AllowPrivateNetworks && IsLocalHostName(host))
         {
-            return $"the host '{host}' is loopback (localhost names).";
+            return $"the host '{host}' is loopback (localhost names){PrivateHint}.";
         }
 
         return null;
@@ -102,17 +109,20 @@ internal sealed class EndpointGuard
             ? [literal]
             : await Dns.GetHostAddressesAsync(endPoint.Host, cancellationToken).ConfigureAwait(false);
 
-        string? refusal = null;
-        Exception? lastError = null;
+        // A name that resolves to any forbidden address is refused as a whole, even if other addresses are public:
+        // trying "the next one" would let a hostile DNS answer (rebinding) pick which address is used.
         foreach (var address in addresses)
         {
             if (CheckAddress(address) is { } rule)
             {
                 Log.AddressRefused(_logger, endPoint.Host, address.ToString(), rule);
-                refusal ??= $"the host '{endPoint.Host}' resolved to {address}, which is {rule}.";
-                continue;
+                throw new WebhookAddressRefusedException($"the host '{endPoint.Host}' resolved to {address}, which is {rule}{PrivateHint}.");
             }
+        }
 
+        Exception? lastError = null;
+        foreach (var address in addresses)
+        {
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
@@ -136,7 +146,7 @@ internal sealed class EndpointGuard
             ExceptionDispatchInfo.Throw(lastError);
         }
 
-        throw new WebhookAddressRefusedException(refusal ?? $"the host '{endPoint.Host}' resolved to no address.");
+        throw new WebhookAddressRefusedException($"the host '{endPoint.Host}' resolved to no address.");
     }
 
     /// <summary>
@@ -286,6 +296,31 @@ internal sealed class EndpointGuard
             return Embedded(ForbiddenV4(v6[12..]), "NAT64 (64:ff9b::/96)");
         }
 
+        if (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xFF && v6[3] == 0x9B && v6[4] == 0x00 && v6[5] == 0x01)
+        {
+            return "local-use NAT64 (64:ff9b:1::/48)";
+        }
+
+        if (v6[..8].IndexOfAnyExcept((byte)0) < 0 && v6[8] == 0xFF && v6[9] == 0xFF && v6[10] == 0 && v6[11] == 0)
+        {
+            return Embedded(ForbiddenV4(v6[12..]), "IPv4-translated (::ffff:0:0/96)") ?? "IPv4-translated (::ffff:0:0/96)";
+        }
+
+        if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x00 && v6[3] == 0x00)
+        {
+            return "Teredo (2001::/32)"; // tunnels to an IPv4 address the guard cannot see
+        }
+
+        if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0D && v6[3] == 0xB8)
+        {
+            return "documentation (2001:db8::/32)";
+        }
+
+        if (v6[0] == 0x01 && v6[1..8].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return "discard-only (100::/64)";
+        }
+
         if (v6[0] == 0x20 && v6[1] == 0x02)
         {
             return Embedded(ForbiddenV4(v6[2..6]), "6to4 (2002::/16)");
@@ -314,12 +349,18 @@ internal sealed class EndpointGuard
         172 when (b[1] & 0xF0) == 16 => "private (172.16.0.0/12)",
         192 when b[1] == 168 => "private (192.168.0.0/16)",
         192 when b[1] == 0 && b[2] == 0 => "IETF protocol assignments (192.0.0.0/24)",
+        192 when b[1] == 0 && b[2] == 2 => "documentation TEST-NET-1 (192.0.2.0/24)",
+        192 when b[1] == 88 && b[2] == 99 => "deprecated 6to4 relay anycast (192.88.99.0/24)",
+        198 when b[1] == 51 && b[2] == 100 => "documentation TEST-NET-2 (198.51.100.0/24)",
+        203 when b[1] == 0 && b[2] == 113 => "documentation TEST-NET-3 (203.0.113.0/24)",
         198 when (b[1] & 0xFE) == 18 => "benchmarking (198.18.0.0/15)",
         >= 224 and <= 239 => "multicast (224.0.0.0/4)",
         255 when b[1] == 255 && b[2] == 255 && b[3] == 255 => "broadcast (255.255.255.255)",
         >= 240 => "reserved (240.0.0.0/4)",
         _ => null,
     };
+
+    private const string PrivateHint = " (for local development set WebhookOptions.AllowPrivateNetworks or list the network in WebhookOptions.AllowedNetworks)";
 
     private static bool IsLocalHostName(string host)
     {

@@ -38,19 +38,25 @@ internal static class WebhookPayload
         w.WriteStartObject();
         w.WriteString("type", e.Type);
         w.WriteString("timestamp", e.Time);
-        w.WritePropertyName("data");
         if (e.Data.IsEmpty)
         {
-            w.WriteNullValue();
+            w.WriteNull("data");
         }
         else if (IsJson(e.DataContentType))
         {
             // The engine checked the data is well-formed JSON when the event was published.
+            w.WritePropertyName("data");
             w.WriteRawValue(e.Data.Span, skipInputValidation: true);
+        }
+        else if (System.Text.Unicode.Utf8.IsValid(e.Data.Span))
+        {
+            w.WriteString("data", e.Data.Span); // non-JSON text (e.g. text/plain) travels as a JSON string
         }
         else
         {
-            w.WriteStringValue(e.Data.Span); // non-JSON data (e.g. text/plain) travels as a JSON string
+            // Binary data cannot be a JSON string without loss: send it base64-encoded, as CloudEvents does.
+            w.WriteNull("data");
+            w.WriteBase64String("data_base64", e.Data.Span);
         }
 
         w.WriteEndObject();
@@ -99,7 +105,8 @@ internal static class WebhookPayload
         w.WriteEndObject();
     }
 
-    private static bool IsJson(string contentType) => contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+    // The same rule the engine validated the data with at publish.
+    private static bool IsJson(string contentType) => EventRules.IsJsonMediaType(contentType);
 
     private static bool IsReserved(string name) => name is "specversion" or "id" or "source" or "type" or "subject" or "time"
         or "datacontenttype" or "dataschema" or "data" or "data_base64" or "tenantid";

@@ -21,7 +21,10 @@ public interface IEventNotifyAdmin
     /// <summary>Makes a finished delivery pending again (same id, fresh attempt budget), due now. Returns <see langword="false"/> when it does not exist or is still pending.</summary>
     ValueTask<bool> RedeliverAsync(string deliveryId, CancellationToken cancellationToken = default);
 
-    /// <summary>Redelivers every finished delivery matching <paramref name="query"/> (typically <c>Status = DeadLettered</c>). Returns how many.</summary>
+    /// <summary>
+    /// Redelivers every delivery matching <paramref name="query"/>, whose <see cref="DeliveryQuery.Status"/> must name a
+    /// finished status (typically <see cref="DeliveryStatus.DeadLettered"/>). Returns how many.
+    /// </summary>
     ValueTask<int> RedeliverAsync(DeliveryQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -68,9 +71,11 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
     public async ValueTask<int> RedeliverAsync(DeliveryQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (query.Status == DeliveryStatus.Pending)
+        if (query.Status is null or DeliveryStatus.Pending)
         {
-            throw new ArgumentException("DeliveryQuery.Status must not be Pending for a redelivery: only finished deliveries can be redelivered.", nameof(query));
+            throw new ArgumentException(
+                "DeliveryQuery.Status must be DeadLettered, Cancelled or Succeeded for a bulk redelivery (was " + (query.Status?.ToString() ?? "null") + "): say which finished deliveries to send again.",
+                nameof(query));
         }
 
         var now = time.GetUtcNow();
@@ -98,7 +103,7 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
                 break;
             }
 
-            page = page with { Skip = query.Status is null ? page.Skip + batch.Count : page.Skip + skipped };
+            page = page with { Skip = page.Skip + skipped };
         }
 
         if (count > 0)

@@ -56,6 +56,16 @@ public sealed record Delivery
     [ThreadStatic]
     private static IncrementalHash? t_sha256;
 
+    /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to subscription <paramref name="subscriptionId"/>.</summary>
+    public static string ForSubscription(string eventId, string subscriptionId) => CreateId(eventId, "s:" + subscriptionId);
+
+    /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to an explicit recipient.</summary>
+    public static string ForRecipient(string eventId, Recipient recipient)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        return CreateId(eventId, string.Concat("r:", recipient.Channel, ":", recipient.Address));
+    }
+
     /// <summary>
     /// Returns the stable id of the delivery of <paramref name="eventId"/> to <paramref name="target"/> (a subscription
     /// id or a channel+address): <c>dlv_</c> + 26 base32 characters of a SHA-256 hash. Routing the same event again
@@ -127,17 +137,17 @@ public enum DeliveryStatus
     Cancelled = 3,
 }
 
-/// <summary>The outcome of one attempt.</summary>
+/// <summary>The outcome of one attempt. There is no zero value: a <c>default(DeliveryResult)</c> is not a success.</summary>
 public enum AttemptOutcome
 {
     /// <summary>The receiver accepted it.</summary>
-    Succeeded = 0,
+    Succeeded = 1,
 
     /// <summary>A failure worth retrying (timeout, connection error, 5xx, throttling, an exception in the notifier).</summary>
-    TransientFailure = 1,
+    TransientFailure = 2,
 
     /// <summary>A failure that retrying cannot fix (bad address, 4xx rejection, 410 Gone).</summary>
-    PermanentFailure = 2,
+    PermanentFailure = 3,
 }
 
 /// <summary>The record of one attempt at a delivery.</summary>

@@ -8,8 +8,8 @@ namespace EventNotify;
 public interface IDeliveryObserver
 {
     /// <summary>
-    /// Called once per attempt (and once when a delivery is cancelled without an attempt, with <paramref name="attempt"/>
-    /// <see langword="null"/>). <paramref name="delivery"/> is the delivery's new state.
+    /// Called once per attempt, and with <paramref name="attempt"/> <see langword="null"/> when a delivery changes
+    /// without an attempt (cancelled, or deferred by its channel). <paramref name="delivery"/> is the delivery's new state.
     /// </summary>
     void OnDeliveryUpdated(Delivery delivery, DeliveryAttempt? attempt);
 }

@@ -49,8 +49,9 @@ public sealed class Notification
 /// <summary>How one attempt went, as classified by the notifier.</summary>
 public readonly record struct DeliveryResult
 {
-    private DeliveryResult(AttemptOutcome outcome, string? error, int? statusCode, TimeSpan? retryAfter, string? providerMessageId, bool disableSubscription, string? response)
+    private DeliveryResult(AttemptOutcome outcome, string? error, int? statusCode, TimeSpan? retryAfter, string? providerMessageId, bool disableSubscription, string? response, bool deferred = false)
     {
+        IsDeferred = deferred;
         Outcome = outcome;
         Error = error;
         StatusCode = statusCode;
@@ -81,6 +82,12 @@ public readonly record struct DeliveryResult
     /// <summary>The first few KB of the response, kept in the attempt record.</summary>
     public string? Response { get; }
 
+    /// <summary>
+    /// Whether the notifier chose not to attempt at all (e.g. the endpoint's circuit is open): the delivery is
+    /// rescheduled without using up an attempt and no attempt is recorded.
+    /// </summary>
+    public bool IsDeferred { get; }
+
     /// <summary>Whether the attempt succeeded.</summary>
     public bool IsSuccess => Outcome == AttemptOutcome.Succeeded;
 
@@ -91,6 +98,14 @@ public readonly record struct DeliveryResult
     /// <summary>A failure worth retrying; <paramref name="retryAfter"/> is the receiver's requested wait, if it gave one.</summary>
     public static DeliveryResult Transient(string error, int? statusCode = null, TimeSpan? retryAfter = null, string? response = null) =>
         new(AttemptOutcome.TransientFailure, error, statusCode, retryAfter, null, false, response);
+
+    /// <summary>
+    /// Not attempted now, by the channel's own choice (an open circuit, a provider quota that resets at a known time):
+    /// try again after at least <paramref name="retryAfter"/>, without counting an attempt. A channel that defers must
+    /// eventually attempt or give up (e.g. disable an endpoint that failed for days), or the delivery waits forever.
+    /// </summary>
+    public static DeliveryResult Deferred(string reason, TimeSpan retryAfter) =>
+        new(AttemptOutcome.TransientFailure, reason, null, retryAfter, null, false, null, deferred: true);
 
     /// <summary>A failure retrying cannot fix: the delivery is dead-lettered at once.</summary>
     public static DeliveryResult Permanent(string error, int? statusCode = null, bool disableSubscription = false, string? response = null) =>

@@ -38,6 +38,15 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Information, "Recovered {Count} accepted but unrouted events from the store")]
     public static partial void Recovered(ILogger logger, int count);
 
+    [LoggerMessage(13, LogLevel.Information, "Purged {Count} finished deliveries older than {RetentionPeriod}")]
+    public static partial void Purged(ILogger logger, int count, TimeSpan retentionPeriod);
+
+    [LoggerMessage(14, LogLevel.Warning, "Purging finished deliveries failed; trying again at the next interval")]
+    public static partial void PurgeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Debug, "Delivery {DeliveryId} on {Channel} deferred by the channel ({Reason}); next try at {NextAttemptAt:O}")]
+    public static partial void Deferred(ILogger logger, string deliveryId, string channel, string? reason, DateTimeOffset nextAttemptAt);
+
     [LoggerMessage(12, LogLevel.Debug, "Delivery {DeliveryId} cancelled: subscription {SubscriptionId} is disabled or removed")]
     public static partial void Cancelled(ILogger logger, string deliveryId, string subscriptionId);
 }

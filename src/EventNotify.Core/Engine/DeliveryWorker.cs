@@ -137,18 +137,23 @@ internal sealed class DeliveryWorker
             cts.CancelAfter(timeout);
         }
 
+        Task<DeliveryResult>? sending = null;
         try
         {
             var pending = _pool.Notifier.SendAsync(notification, cts.Token);
             if (pending.IsCompletedSuccessfully)
             {
-                return pending.Result;
+                return Checked(pending.Result);
             }
 
             // WaitAsync also bounds a notifier that ignores its token: the worker moves on, the send is abandoned.
-            return timeout == System.Threading.Timeout.InfiniteTimeSpan
-                ? await pending.AsTask().WaitAsync(_engine.AbortToken).ConfigureAwait(false)
-                : await pending.AsTask().WaitAsync(timeout, _engine.Time, _engine.AbortToken).ConfigureAwait(false);
+            sending = pending.AsTask();
+            return Checked(await sending.WaitAsync(timeout, _engine.Time, _engine.AbortToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (_engine.AbortToken.IsCancellationRequested && sending is { IsCompletedSuccessfully: true })
+        {
+            // The send finished as the shutdown deadline struck: its result stands (recording it avoids a re-send).
+            return Checked(sending.Result);
         }
         catch (TimeoutException)
         {
@@ -180,6 +185,12 @@ internal sealed class DeliveryWorker
             }
         }
     }
+
+    /// <summary>A <c>default(DeliveryResult)</c> (no outcome) is a notifier bug, never a success.</summary>
+    private DeliveryResult Checked(DeliveryResult result) =>
+        Enum.IsDefined(result.Outcome)
+            ? result
+            : DeliveryResult.Transient($"Notifier {_pool.Notifier.GetType().Name} returned an empty DeliveryResult; use DeliveryResult.Success(), Transient() or Permanent().");
 
     private static Activity? StartSendActivity(DueDelivery item)
     {

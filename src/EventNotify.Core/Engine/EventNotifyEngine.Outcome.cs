@@ -24,6 +24,12 @@ internal sealed partial class EventNotifyEngine
     internal async ValueTask RecordOutcomeAsync(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset startedAt, TimeSpan duration)
     {
         var now = _time.GetUtcNow();
+        if (result.IsDeferred)
+        {
+            await DeferAsync(pool, d, result, now).ConfigureAwait(false);
+            return;
+        }
+
         var attempts = d.Attempts + 1;
         DeliveryUpdate update;
         switch (result.Outcome)
@@ -55,7 +61,6 @@ internal sealed partial class EventNotifyEngine
 
         await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
         _metrics.Attempt(d.Channel, result.Outcome, duration);
-        Notify(d, update, attempt);
 
         switch (update.Status)
         {
@@ -79,6 +84,23 @@ internal sealed partial class EventNotifyEngine
             await _subscriptions.SetEnabledAsync(d.SubscriptionId, false, reason, CancellationToken.None).ConfigureAwait(false);
             Log.SubscriptionDisabled(_logger, d.SubscriptionId, reason);
         }
+
+        // Last, so an observer sees every consequence of the outcome (a disabled subscription included).
+        Notify(d, update, attempt);
+    }
+
+    /// <summary>
+    /// Reschedules a delivery the channel chose not to attempt: no attempt is recorded or counted. The wait is the
+    /// channel's, but never shorter than the schedule's delay for the attempts made so far, so deferrals stay spread.
+    /// </summary>
+    private async ValueTask DeferAsync(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset now)
+    {
+        var next = now + pool.Retry.GetDelay(Math.Max(1, d.Attempts), result.RetryAfter);
+        var update = new DeliveryUpdate(DeliveryStatus.Pending, d.Attempts, next, null, result.Error, d.LastStatusCode);
+        await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
+        Log.Deferred(_logger, d.Id, d.Channel, result.Error, next);
+        SignalDue(next);
+        Notify(d, update, null);
     }
 
     internal void Notify(Delivery d, DeliveryUpdate update, DeliveryAttempt? attempt)

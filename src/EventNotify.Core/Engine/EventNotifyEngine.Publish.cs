@@ -34,27 +34,38 @@ internal sealed partial class EventNotifyEngine
             return [];
         }
 
+        // An id repeated within the batch is idempotent, as across calls: the first occurrence is the event.
         var ids = new HashSet<string>(StringComparer.Ordinal);
+        var unique = new List<NotificationEvent>(prepared.Length);
         foreach (var e in prepared)
         {
-            if (!ids.Add(e.Id))
+            if (ids.Add(e.Id))
             {
-                throw new EventValidationException($"NotificationEvent.Id '{e.Id}' appears twice in one PublishManyAsync call: ids must be unique within a batch.", nameof(NotificationEvent.Id));
+                unique.Add(e);
             }
         }
 
         ThrowIfNotAccepting();
-        await WaitForRoomAsync(Math.Min(prepared.Length, _options.RouteQueueCapacity), cancellationToken).ConfigureAwait(false);
-        var added = await _store.AppendManyAsync(prepared, cancellationToken).ConfigureAwait(false);
+        await WaitForRoomAsync(Math.Min(unique.Count, _options.RouteQueueCapacity), cancellationToken).ConfigureAwait(false);
+        var added = await _store.AppendManyAsync(unique, cancellationToken).ConfigureAwait(false);
+        var isNew = new Dictionary<string, bool>(unique.Count, StringComparer.Ordinal);
+        for (var i = 0; i < unique.Count; i++)
+        {
+            isNew[unique[i].Id] = added[i];
+            _metrics.Published(!added[i]);
+            if (added[i])
+            {
+                await EnqueueForRoutingAsync(unique[i]).ConfigureAwait(false);
+            }
+        }
+
         var receipts = new PublishReceipt[prepared.Length];
         for (var i = 0; i < prepared.Length; i++)
         {
-            _metrics.Published(!added[i]);
-            receipts[i] = new PublishReceipt(prepared[i].Id, !added[i]);
-            if (added[i])
-            {
-                await EnqueueForRoutingAsync(prepared[i]).ConfigureAwait(false);
-            }
+            var id = prepared[i].Id;
+            var first = isNew[id];
+            isNew[id] = false; // later occurrences in the batch are duplicates
+            receipts[i] = new PublishReceipt(id, !first);
         }
 
         return receipts;
@@ -63,6 +74,7 @@ internal sealed partial class EventNotifyEngine
     private NotificationEvent Prepare(NotificationEvent e)
     {
         EventRules.ValidateEvent(e, _options.MaxDataBytes);
+        e = e.WithOwnedData();
         for (var i = 0; i < e.Recipients.Count; i++)
         {
             if (!_pools.ContainsKey(e.Recipients[i].Channel))

@@ -62,13 +62,12 @@ internal sealed partial class EventNotifyEngine
             var n = 0;
             foreach (var s in subscriptions)
             {
-                deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.CreateId(e.Id, s.Id), now, due, lease);
+                deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.ForSubscription(e.Id, s.Id), now, due, lease);
             }
 
             foreach (var r in e.Recipients)
             {
-                var target = string.Concat(r.Channel, ":", r.Address);
-                var id = Delivery.CreateId(e.Id, target);
+                var id = Delivery.ForRecipient(e.Id, r);
                 if (Array.FindIndex(deliveries, 0, n, d => d.Id == id) < 0)
                 {
                     deliveries[n++] = NewDelivery(e, null, r.Channel, r.Address, id, now, due, lease);
@@ -102,7 +101,9 @@ internal sealed partial class EventNotifyEngine
         }
         catch (Exception ex)
         {
+            // The event stays unrouted in the store; the scheduler starts a recovery pass that routes it again.
             Log.RoutingFailed(_logger, ex, e.Id);
+            Volatile.Write(ref _recoveryRequested, 1);
         }
     }
 

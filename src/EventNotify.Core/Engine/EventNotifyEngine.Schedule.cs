@@ -17,6 +17,40 @@ internal sealed partial class EventNotifyEngine
     }
 
     /// <summary>
+    /// Purges finished deliveries, their attempts and events older than <see cref="EventNotifyOptions.RetentionPeriod"/>
+    /// every <see cref="EventNotifyOptions.PurgeInterval"/>, whatever the store, so history does not grow without bound.
+    /// </summary>
+    private async Task RetentionLoopAsync()
+    {
+        if (_options.RetentionPeriod == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        var ct = _stopScheduling.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.PurgeInterval, _time, ct).ConfigureAwait(false);
+                var purged = await _store.PurgeAsync(_time.GetUtcNow() - _options.RetentionPeriod, ct).ConfigureAwait(false);
+                if (purged > 0)
+                {
+                    Log.Purged(_logger, purged, _options.RetentionPeriod);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.PurgeFailed(_logger, ex);
+            }
+        }
+    }
+
+    /// <summary>
     /// Reads due deliveries (retries, scheduled events, deliveries whose lease ended) from the store and hands them to
     /// the channel workers. One loop, one timer: the backlog lives in the store, not in memory.
     /// </summary>
@@ -33,6 +67,11 @@ internal sealed partial class EventNotifyEngine
             {
                 Interlocked.CompareExchange(ref _schedulerSignal, NewSignal(), signal);
                 signal = _schedulerSignal;
+            }
+
+            if (_recovery.IsCompleted && Interlocked.Exchange(ref _recoveryRequested, 0) == 1)
+            {
+                _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
             }
 
             try

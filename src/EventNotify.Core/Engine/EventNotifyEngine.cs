@@ -41,8 +41,10 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private Task[] _routers = [];
     private Task _scheduler = Task.CompletedTask;
     private Task _recovery = Task.CompletedTask;
+    private Task _retention = Task.CompletedTask;
     private TaskCompletionSource _schedulerSignal = NewSignal();
     private long _plannedWakeTicks = long.MaxValue;
+    private int _recoveryRequested;
 
     public EventNotifyEngine(
         IOptions<EventNotifyOptions> options,
@@ -125,6 +127,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
         _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
         _scheduler = Task.Run(ScheduleLoopAsync, CancellationToken.None);
+        _retention = Task.Run(RetentionLoopAsync, CancellationToken.None);
         Log.Started(_logger, _channelList, _store.GetType().Name);
     }
 
@@ -187,8 +190,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private async Task DrainAsync()
     {
         await Task.WhenAll(_routers).ConfigureAwait(false);
+        await _scheduler.ConfigureAwait(false); // before _recovery: the scheduler may start a recovery pass
         await _recovery.ConfigureAwait(false);
-        await _scheduler.ConfigureAwait(false);
+        await _retention.ConfigureAwait(false);
         foreach (var pool in _pools.Values)
         {
             pool.Complete();

@@ -65,6 +65,29 @@ public static class EventRules
             }
         }
 
+        // Lone surrogates would be replaced by U+FFFD when stored or hashed as UTF-8, so two ids could become one.
+        return IsWellFormedUtf16(id);
+    }
+
+    private static bool IsWellFormedUtf16(ReadOnlySpan<char> value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsHighSurrogate(value[i]))
+            {
+                if (i + 1 >= value.Length || !char.IsLowSurrogate(value[i + 1]))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+            else if (char.IsLowSurrogate(value[i]))
+            {
+                return false;
+            }
+        }
+
         return true;
     }
 
@@ -110,10 +133,15 @@ public static class EventRules
                 nameof(NotificationEvent.Data));
         }
 
-        if (!e.Data.IsEmpty && e.DataContentType.Contains("json", StringComparison.OrdinalIgnoreCase) && !IsWellFormedJson(e.Data.Span))
+        if (string.IsNullOrWhiteSpace(e.DataContentType) || e.DataContentType.Length > 256 || HasControlCharacters(e.DataContentType))
+        {
+            throw new EventValidationException("NotificationEvent.DataContentType must be a media type such as 'application/json' (1 to 256 characters, no control characters).", nameof(NotificationEvent.DataContentType));
+        }
+
+        if (!e.Data.IsEmpty && IsJsonMediaType(e.DataContentType) && !IsWellFormedJson(e.Data.Span))
         {
             throw new EventValidationException(
-                $"NotificationEvent.Data is not well-formed UTF-8 JSON although DataContentType is '{e.DataContentType}'.",
+                $"NotificationEvent.Data is not well-formed UTF-8 JSON (or nests deeper than 256 levels) although DataContentType is '{e.DataContentType}'.",
                 nameof(NotificationEvent.Data));
         }
 
@@ -190,11 +218,31 @@ public static class EventRules
         return true;
     }
 
+    /// <summary>Returns whether <paramref name="mediaType"/> is JSON: <c>application/json</c>, <c>text/json</c> or a <c>+json</c> suffix, parameters ignored.</summary>
+    public static bool IsJsonMediaType(string mediaType)
+    {
+        var type = mediaType.AsSpan();
+        var semicolon = type.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            type = type[..semicolon];
+        }
+
+        type = type.Trim();
+        return type.EndsWith("/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
     private static bool IsWellFormedJson(ReadOnlySpan<byte> utf8)
     {
+        // Utf8JsonReader does not validate every byte inside strings; receivers parse the payload, so check it all.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            return false;
+        }
+
         try
         {
-            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
             while (reader.Read())
             {
             }

@@ -41,8 +41,26 @@ public sealed record NotificationEvent
     /// <summary>When it happened. The default value (<see cref="DateTimeOffset.MinValue"/>) means "now" at publish.</summary>
     public DateTimeOffset Time { get; init; }
 
-    /// <summary>The payload, kept as the exact UTF-8 JSON bytes given. May be empty (no data).</summary>
+    /// <summary>
+    /// The payload, kept as the exact UTF-8 JSON bytes given. May be empty (no data). Publishing copies bytes the
+    /// caller still owns, so changing the buffer afterwards does not change what is delivered.
+    /// </summary>
     public ReadOnlyMemory<byte> Data { get; init; }
+
+    /// <summary>The array behind <see cref="Data"/> when a factory of this type made it (nobody else holds it).</summary>
+    internal byte[]? OwnedData { get; init; }
+
+    /// <summary>Returns this event, or a copy whose <see cref="Data"/> is an array only the event holds.</summary>
+    internal NotificationEvent WithOwnedData()
+    {
+        if (Data.IsEmpty || (OwnedData is { } owned && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Data, out var segment) && ReferenceEquals(segment.Array, owned)))
+        {
+            return this;
+        }
+
+        var copy = Data.ToArray();
+        return this with { Data = copy, OwnedData = copy };
+    }
 
     /// <summary>The media type of <see cref="Data"/>. The default value is <c>application/json</c>.</summary>
     public string DataContentType { get; init; } = "application/json";
@@ -77,13 +95,13 @@ public sealed record NotificationEvent
     [System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode("Serialises T by reflection; use the JsonTypeInfo overload for trimmed apps.")]
     [System.Diagnostics.CodeAnalysis.RequiresDynamicCode("Serialises T by reflection; use the JsonTypeInfo overload for AOT apps.")]
     public static NotificationEvent Create<T>(string type, T data, JsonSerializerOptions? options = null) =>
-        new() { Type = type, Data = JsonSerializer.SerializeToUtf8Bytes(data, options ?? JsonSerializerOptions.Web) };
+        Owned(type, JsonSerializer.SerializeToUtf8Bytes(data, options ?? JsonSerializerOptions.Web));
 
     /// <summary>Creates an event whose data is <paramref name="data"/> serialised with source-generated metadata.</summary>
     public static NotificationEvent Create<T>(string type, T data, JsonTypeInfo<T> typeInfo) =>
-        new() { Type = type, Data = JsonSerializer.SerializeToUtf8Bytes(data, typeInfo) };
+        Owned(type, JsonSerializer.SerializeToUtf8Bytes(data, typeInfo));
 
-    /// <summary>Creates an event from UTF-8 JSON bytes, kept exactly as given.</summary>
+    /// <summary>Creates an event from UTF-8 JSON bytes, kept exactly as given (copied when published).</summary>
     public static NotificationEvent FromJson(string type, ReadOnlyMemory<byte> utf8Json) =>
         new() { Type = type, Data = utf8Json };
 
@@ -91,8 +109,10 @@ public sealed record NotificationEvent
     public static NotificationEvent FromJson(string type, string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return new() { Type = type, Data = System.Text.Encoding.UTF8.GetBytes(json) };
+        return Owned(type, System.Text.Encoding.UTF8.GetBytes(json));
     }
+
+    private static NotificationEvent Owned(string type, byte[] data) => new() { Type = type, Data = data, OwnedData = data };
 
     /// <summary>Returns a new event id: <c>evt_</c> followed by a time-ordered UUID (version 7) in hex.</summary>
     public static string NewId() => string.Create(36, Guid.CreateVersion7(), static (chars, guid) =>

@@ -2,7 +2,8 @@ namespace EventNotify;
 
 /// <summary>
 /// The persistence behind the engine. <see cref="AppendAsync"/> is the durable point: an event is accepted once it
-/// returns. Implementations: <see cref="InMemoryEventStore"/> (not durable), SQLite and PostgreSQL packages.
+/// returns. Implementations: <see cref="InMemoryEventStore"/> (not durable) and the SQLite package
+/// (<c>UseSqlite</c>); the contract is written so that a shared server store (PostgreSQL is planned) fits too.
 /// Every method is safe to call concurrently; durable implementations are expected to batch concurrent writes.
 /// </summary>
 public interface IEventStore

@@ -25,6 +25,7 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
     /// <inheritdoc />
     public ValueTask<Subscription> AddAsync(Subscription subscription, CancellationToken cancellationToken = default)
     {
+        subscription = SubscriptionRules.Snapshot(subscription);
         Validate(subscription);
         lock (_writeLock)
         {
@@ -42,6 +43,7 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
     /// <inheritdoc />
     public ValueTask<Subscription> UpdateAsync(Subscription subscription, CancellationToken cancellationToken = default)
     {
+        subscription = SubscriptionRules.Snapshot(subscription);
         Validate(subscription);
         lock (_writeLock)
         {
@@ -132,6 +134,21 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
 /// <summary>Validation shared by every subscription store.</summary>
 public static class SubscriptionRules
 {
+    /// <summary>
+    /// Returns a copy of <paramref name="subscription"/> that owns its lists, so a caller changing its own list after
+    /// adding the subscription cannot change (or break) what the store holds.
+    /// </summary>
+    public static Subscription Snapshot(Subscription subscription)
+    {
+        ArgumentNullException.ThrowIfNull(subscription);
+        return subscription with
+        {
+            EventTypes = subscription.EventTypes?.ToArray()!,
+            Secrets = subscription.Secrets?.ToArray()!,
+            Metadata = subscription.Metadata is null ? null! : new Dictionary<string, string>(subscription.Metadata, StringComparer.Ordinal),
+        };
+    }
+
     /// <summary>Validates the channel-independent fields of <paramref name="subscription"/>.</summary>
     public static void Validate(Subscription subscription)
     {
@@ -158,7 +175,11 @@ public static class SubscriptionRules
 
         if (string.IsNullOrWhiteSpace(subscription.Address) || subscription.Address.Length > 2048 || EventRules.HasControlCharacters(subscription.Address))
         {
-            throw new SubscriptionValidationException("Subscription.Address is required: 1 to 2048 characters with no control characters.", nameof(Subscription.Address));
+            throw new SubscriptionValidationException(
+                string.IsNullOrWhiteSpace(subscription.Address)
+                    ? "Subscription.Address is required."
+                    : "Subscription.Address is invalid: it must be at most 2048 characters with no control characters (CR/LF injection is refused).",
+                nameof(Subscription.Address));
         }
 
         if (subscription.TenantId is not null && !EventRules.IsValidId(subscription.TenantId))

@@ -105,6 +105,32 @@ public sealed class RetryAndDeadLetterTests
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
     }
 
+    [Fact]
+    public async Task Deferred_ByChannel_RescheduledWithoutUsingAnAttempt()
+    {
+        var time = new FakeTimeProvider(Start);
+        var calls = 0;
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = (_, _) => ValueTask.FromResult(Interlocked.Increment(ref calls) <= 3 ? DeliveryResult.Deferred("circuit open", TimeSpan.FromSeconds(10)) : DeliveryResult.Success()),
+        };
+        await using var host = await StartAsync(notifier, time, maxAttempts: 1);
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        for (var i = 1; i <= 3; i++)
+        {
+            await notifier.WaitForCallsAsync(i);
+            await host.Outcomes.WaitAsync(o => o.Latest.SingleOrDefault()?.LastError == "circuit open" && o.Latest.Single().NextAttemptAt > time.GetUtcNow());
+            host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(time.GetUtcNow() + TimeSpan.FromSeconds(10));
+            time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        host.Outcomes.Attempts.Should().ContainSingle("deferrals are not attempts, so even MaxAttempts = 1 is not used up");
+        host.Outcomes.Latest.Single().Attempts.Should().Be(1);
+    }
+
     // Field case N9: a poison delivery never starves healthy ones and ends dead-lettered with its error, no hot loop.
     [Fact]
     public async Task PoisonDelivery_NotifierAlwaysThrows_HealthyOnesDeliveredPoisonDeadLetteredAfterMaxAttempts()

@@ -20,4 +20,10 @@ public sealed class DeliveryIdTests
     {
         Delivery.CreateId("evt_" + new string('x', 250), "email:bob@example.com").Should().MatchRegex("^dlv_[0-9a-hjkmnp-tv-z]{26}$");
     }
+
+    [Fact]
+    public void ForSubscriptionAndForRecipient_LookAlikeTargets_DifferentIds()
+    {
+        Delivery.ForSubscription("evt_1", "push:dev-B").Should().NotBe(Delivery.ForRecipient("evt_1", new Recipient("push", "dev-B")));
+    }
 }

@@ -136,4 +136,59 @@ public sealed class NotificationEventValidationTests
         var e = NotificationEvent.FromJson("order.paid", bytes);
         e.Data.ToArray().Should().Equal(bytes);
     }
+
+    [Fact]
+    public void Validate_IdWithLoneSurrogate_ThrowsNamingId()
+    {
+        // Theory data would be serialised (and repaired) by the runner, so the ids are built here.
+        foreach (var id in new[] { "evt" + '\ud800', "evt" + '\udc00' + "x" })
+        {
+            var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Id = id });
+            act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Id");
+        }
+    }
+
+    [Fact]
+    public void Validate_IdWithSurrogatePair_Passes()
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_🐳" });
+        act.Should().NotThrow();
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("application/json\r\nX-Injected: 1")]
+    public void Validate_BadDataContentType_ThrowsNamingIt(string? contentType)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { DataContentType = contentType?.Replace("\\r\\n", "\r\n", StringComparison.Ordinal)! });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "DataContentType");
+    }
+
+    [Fact]
+    public void Validate_InvalidUtf8InsideJsonString_ThrowsNamingData()
+    {
+        var bytes = new byte[] { (byte)'"', 0xC3, 0x28, (byte)'"' };
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", bytes));
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Data");
+    }
+
+    [Fact]
+    public void Validate_JsonNested100Deep_Passes()
+    {
+        var json = new string('[', 100) + new string(']', 100);
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", json));
+        act.Should().NotThrow();
+    }
+
+    [Theory]
+    [InlineData("application/json", true)]
+    [InlineData("application/cloudevents+json; charset=utf-8", true)]
+    [InlineData("text/json", true)]
+    [InlineData("text/xml; note=jsonish", false)]
+    [InlineData("text/plain", false)]
+    public void IsJsonMediaType_ParsesTypeNotSubstring(string mediaType, bool expected)
+    {
+        EventRules.IsJsonMediaType(mediaType).Should().Be(expected);
+    }
 }

@@ -1,0 +1,167 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using EventNotify.Webhooks.Diagnostics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EventNotify.Webhooks.Tests.Delivery;
+
+/// <summary>Deliveries whose behaviour depends on time, on a <see cref="FakeTimeProvider"/>: nothing waits for real time.</summary>
+public sealed class TimeDependentDeliveryTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private static FakeTimeProvider Clock() =>
+        new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds())); // whole seconds, as HTTP dates are
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Publish_503WithRetryAfter_NextAttemptWaitsForIt(bool asHttpDate)
+    {
+        var time = Clock();
+        var wait = TimeSpan.FromSeconds(120);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = n == 1 ? 503 : 200;
+            if (n == 1)
+            {
+                ctx.Response.Headers.RetryAfter = asHttpDate
+                    ? (time.GetUtcNow() + wait).ToString("r", CultureInfo.InvariantCulture)
+                    : ((int)wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            }
+
+            return Task.CompletedTask;
+        };
+        // The webhook default schedule would retry after 5 s; Retry-After asks for 120 s.
+        await using var host = await TestWebhooks.StartAsync(time: time, retry: RetryOptions.WebhookDefault());
+        await host.SubscribeWebhookAsync(receiver.Url);
+        var publishedAt = time.GetUtcNow();
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+        host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(publishedAt + wait);
+        time.Advance(wait);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        receiver.Requests.Select(r => r.Header("webhook-timestamp")).Should().Equal(
+            publishedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+            (publishedAt + wait).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Publish_AfterThresholdFailures_CircuitOpenSkipsEndpointUntilBreakEnds()
+    {
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 2;
+                w.CircuitBreakDuration = TimeSpan.FromSeconds(30);
+            },
+            time: time,
+            retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url);
+        using var opened = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.CircuitOpenedName);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(2));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 2, Wait);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(3));
+
+        // The third delivery is deferred, not attempted: no request, no attempt used, still pending.
+        await host.Outcomes.WaitAsync(o => o.Latest.Any(d => d.Status == DeliveryStatus.Pending && d.LastError!.Contains("Circuit open")), Wait);
+        var deferred = host.Outcomes.Latest.Single(d => d.Status == DeliveryStatus.Pending);
+        deferred.Attempts.Should().Be(0, "a deferral is not an attempt");
+        deferred.NextAttemptAt.Should().BeOnOrAfter(time.GetUtcNow() + TimeSpan.FromSeconds(30), "it waits for the circuit to close");
+        receiver.Requests.Should().HaveCount(2);
+        host.Outcomes.Attempts.Should().HaveCount(2);
+        opened.GetMeasurementSnapshot().Should().ContainSingle();
+
+        time.Advance(TimeSpan.FromSeconds(36)); // break (30 s) + jitter of the deferral
+        await receiver.WaitForRequestsAsync(3, Wait);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 3, Wait);
+    }
+
+    [Fact]
+    public async Task Publish_CircuitOpenOnOneUrl_OtherUrlOnSameHostStillDelivered()
+    {
+        // Many receivers share a host (integration platforms): one subscriber's dead hook must not trip another's.
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, request, ctx, _) =>
+        {
+            ctx.Response.StatusCode = request.Path.EndsWith("/dead", StringComparison.Ordinal) ? 500 : 200;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(w => w.CircuitBreakerThreshold = 2, time: time, retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url + "/dead");
+        var alive = await host.Subscriptions.AddAsync(new Subscription
+        {
+            EventTypes = ["user.*"],
+            Channel = "webhook",
+            Address = receiver.Url + "/alive",
+            Secrets = [new SubscriptionSecret(TestWebhooks.VectorSecret)],
+        });
+
+        for (var i = 1; i <= 2; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+            await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, i, Wait);
+        }
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(3));
+        await host.Outcomes.WaitAsync(o => o.Latest.Any(d => d.LastError?.Contains("Circuit open") == true), Wait);
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("user.login", "{}"));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        host.Outcomes.Latest.Single(d => d.Status == DeliveryStatus.Succeeded).SubscriptionId.Should().Be(alive.Id);
+        receiver.Requests.Count(r => r.Path.EndsWith("/alive", StringComparison.Ordinal)).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Publish_EndpointFailingLongerThanDisableAfter_SubscriptionDisabled()
+    {
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 100;
+                w.DisableAfter = TimeSpan.FromHours(1);
+            },
+            time: time,
+            retry: retry);
+        var sub = await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+        time.Advance(TimeSpan.FromMinutes(40));
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 2, Wait);
+        host.Outcomes.Latest.Single().Status.Should().Be(DeliveryStatus.Pending);
+        time.Advance(TimeSpan.FromMinutes(40));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        var last = host.Outcomes.Attempts[2];
+        last.Outcome.Should().Be(AttemptOutcome.PermanentFailure);
+        last.Error.Should().Contain("DisableAfter");
+        (await host.FirstDisabledAsync()).Should().Be(sub.Id);
+        var disabled = await host.Subscriptions.GetAsync(sub.Id);
+        disabled!.Enabled.Should().BeFalse();
+        receiver.Requests.Should().HaveCount(3);
+    }
+}

@@ -1,0 +1,394 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace EventNotify.Webhooks.Tests.Delivery;
+
+/// <summary>End-to-end: a real engine delivering to real Kestrel receivers on 127.0.0.1.</summary>
+public sealed class WebhookDeliveryTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Publish_SubscribedEndpoint_ReceivesStandardWebhookVerifiedByBothVerifiers()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        var secret = WebhookSecret.Generate();
+        await host.SubscribeWebhookAsync(receiver.Url, secret);
+        var e = TestWebhooks.OrderPaid() with { Time = new DateTimeOffset(2026, 12, 3, 10, 0, 0, TimeSpan.Zero) };
+
+        await host.Publisher.PublishAsync(e);
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        var request = receiver.Requests.Single();
+        request.Method.Should().Be("POST");
+        request.Header("Content-Type").Should().Be("application/json");
+        Encoding.UTF8.GetString(request.Body).Should().Be(
+            """{"type":"order.paid","timestamp":"2026-12-03T10:00:00+00:00","data":{"orderId": 42, "amount": 19.99}}""");
+        request.Header("webhook-id").Should().Be(host.Outcomes.Latest.Single().Id);
+        request.Header("User-Agent").Should().StartWith("EventNotify/");
+        new WebhookVerifier(secret).Verify(request.Header, request.Body).IsValid.Should().BeTrue();
+        var independent = () => new StandardWebhooks.StandardWebhook(secret).Verify(Encoding.UTF8.GetString(request.Body), request.Headers);
+        independent.Should().NotThrow();
+    }
+
+    [Fact]
+    public async Task Publish_ReceivedBodyAltered_FailsBothVerifiers()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        var secret = WebhookSecret.Generate();
+        await host.SubscribeWebhookAsync(receiver.Url, secret);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await receiver.WaitForRequestsAsync(1, Wait);
+        var request = receiver.Requests.Single();
+        var altered = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(request.Body).Replace("42", "43", StringComparison.Ordinal));
+        new WebhookVerifier(secret).Verify(request.Header, altered).Failure.Should().Be(WebhookVerificationFailure.NoMatchingSignature);
+        var independent = () => new StandardWebhooks.StandardWebhook(secret).Verify(Encoding.UTF8.GetString(altered), request.Headers);
+        independent.Should().Throw<Exception>();
+    }
+
+    [Fact]
+    public async Task Publish_FailsTwiceThenSucceeds_SameWebhookIdOnEveryAttempt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = n <= 2 ? 503 : 200;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync();
+        var secret = WebhookSecret.Generate();
+        await host.SubscribeWebhookAsync(receiver.Url, secret);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        var delivery = host.Outcomes.Latest.Single();
+        delivery.Attempts.Should().Be(3);
+        receiver.Requests.Should().HaveCount(3);
+        receiver.Requests.Select(r => r.Header("webhook-id")).Should().AllBe(delivery.Id);
+        var verifier = new WebhookVerifier(secret);
+        receiver.Requests.Should().AllSatisfy(r => verifier.Verify(r.Header, r.Body).IsValid.Should().BeTrue());
+    }
+
+    [Theory]
+    [InlineData(408)]
+    [InlineData(429)]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    [InlineData(400)]
+    [InlineData(404)]
+    public async Task Publish_EndpointAnswersRetryableStatus_RetriedUntilSuccess(int status)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = n == 1 ? status : 200;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync();
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        receiver.Requests.Should().HaveCount(2);
+        var first = host.Outcomes.Attempts[0];
+        first.Outcome.Should().Be(AttemptOutcome.TransientFailure);
+        first.StatusCode.Should().Be(status);
+    }
+
+    [Theory]
+    [InlineData(200)]
+    [InlineData(201)]
+    [InlineData(202)]
+    [InlineData(204)]
+    public async Task Publish_EndpointAnswers2xx_DoneAfterOneAttempt(int status)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = status;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync();
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        host.Outcomes.Attempts.Should().ContainSingle().Which.StatusCode.Should().Be(status);
+        receiver.Requests.Should().HaveCount(1);
+    }
+
+    [Fact]
+    public async Task Publish_EndpointAnswers410_DeadLetteredAndSubscriptionDisabled()
+    {
+        await using var gone = await WebhookReceiver.StartAsync();
+        gone.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 410;
+            return Task.CompletedTask;
+        };
+        await using var healthy = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        var sub = await host.SubscribeWebhookAsync(gone.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        var delivery = host.Outcomes.Latest.Single();
+        delivery.Attempts.Should().Be(1);
+        delivery.LastStatusCode.Should().Be(410);
+        host.Outcomes.Attempts.Single().Outcome.Should().Be(AttemptOutcome.PermanentFailure);
+        (await host.FirstDisabledAsync()).Should().Be(sub.Id);
+        var disabled = await host.Subscriptions.GetAsync(sub.Id);
+        disabled!.Enabled.Should().BeFalse();
+        disabled.DisabledReason.Should().Contain("410");
+
+        // A later event reaches a healthy subscriber but never the disabled endpoint.
+        await host.SubscribeWebhookAsync(healthy.Url);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(2));
+        await healthy.WaitForRequestsAsync(1, Wait);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        gone.Requests.Should().HaveCount(1);
+    }
+
+    [Fact]
+    public async Task Publish_EndpointRedirects_RedirectNotFollowed()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, request, ctx, _) =>
+        {
+            ctx.Response.StatusCode = request.Path == "/hook" ? 302 : 200;
+            ctx.Response.Headers.Location = "/elsewhere";
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        receiver.Requests.Should().ContainSingle().Which.Path.Should().Be("/hook");
+        var attempt = host.Outcomes.Attempts.Single();
+        attempt.Outcome.Should().Be(AttemptOutcome.TransientFailure);
+        attempt.StatusCode.Should().Be(302);
+        attempt.Error.Should().Contain("redirects are not followed");
+    }
+
+    [Theory]
+    [InlineData(100, 100)]
+    [InlineData(4096, 4096)]
+    public async Task Publish_LargeErrorBody_KeepsOnlyFirstBytes(int limit, int expected)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, ct) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return ctx.Response.WriteAsync(new string('x', 10_000), ct);
+        };
+        await using var host = await TestWebhooks.StartAsync(w => w.MaxResponseBytes = limit, retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        host.Outcomes.Attempts.Single().Response.Should().HaveLength(expected);
+    }
+
+    [Fact]
+    public async Task Publish_CloudEventsFormat_SendsStructuredCloudEvent()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(w => w.PayloadFormat = WebhookPayloadFormat.CloudEvents);
+        var secret = WebhookSecret.Generate();
+        await host.SubscribeWebhookAsync(receiver.Url, secret);
+        var e = TestWebhooks.OrderPaid() with
+        {
+            Source = "https://api.shop.example",
+            Subject = "order-42",
+            TenantId = "tenant-1",
+            Time = new DateTimeOffset(2026, 12, 3, 10, 0, 0, TimeSpan.Zero),
+            Extensions = new Dictionary<string, string> { ["region"] = "eu" },
+        };
+
+        await host.Publisher.PublishAsync(e);
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        var request = receiver.Requests.Single();
+        request.Header("Content-Type").Should().Be("application/cloudevents+json");
+        new WebhookVerifier(secret).Verify(request.Header, request.Body).IsValid.Should().BeTrue();
+        using var json = JsonDocument.Parse(request.Body);
+        var root = json.RootElement;
+        root.GetProperty("specversion").GetString().Should().Be("1.0");
+        root.GetProperty("id").GetString().Should().Be(e.Id);
+        root.GetProperty("source").GetString().Should().Be("https://api.shop.example");
+        root.GetProperty("type").GetString().Should().Be("order.paid");
+        root.GetProperty("subject").GetString().Should().Be("order-42");
+        root.GetProperty("time").GetDateTimeOffset().Should().Be(e.Time);
+        root.GetProperty("datacontenttype").GetString().Should().Be("application/json");
+        root.GetProperty("tenantid").GetString().Should().Be("tenant-1");
+        root.GetProperty("region").GetString().Should().Be("eu");
+        root.GetProperty("data").GetRawText().Should().Be("""{"orderId": 42, "amount": 19.99}""");
+    }
+
+    [Fact]
+    public async Task Publish_RotatingSecrets_SignsWithEveryActiveSecret()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        string current = WebhookSecret.Generate(), previous = WebhookSecret.Generate(), expired = WebhookSecret.Generate();
+        await host.Subscriptions.AddAsync(new Subscription
+        {
+            EventTypes = ["order.*"],
+            Channel = "webhook",
+            Address = receiver.Url,
+            Secrets =
+            [
+                new SubscriptionSecret(current),
+                new SubscriptionSecret(previous, DateTimeOffset.UtcNow.AddHours(1)),
+                new SubscriptionSecret(expired, DateTimeOffset.UtcNow.AddHours(-1)),
+            ],
+        });
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await receiver.WaitForRequestsAsync(1, Wait);
+        var request = receiver.Requests.Single();
+        request.Header("webhook-signature")!.Split(' ').Should().HaveCount(2).And.AllSatisfy(s => s.Should().StartWith("v1,"));
+        new WebhookVerifier(current).Verify(request.Header, request.Body).IsValid.Should().BeTrue();
+        new WebhookVerifier(previous).Verify(request.Header, request.Body).IsValid.Should().BeTrue();
+        new WebhookVerifier(expired).Verify(request.Header, request.Body).IsValid.Should().BeFalse();
+        // StandardWebhooks 1.1.2 only looks at the first of two space-separated signatures (its loop stops early),
+        // so the independent check uses the current secret, which we put first.
+        var independent = () => new StandardWebhooks.StandardWebhook(current).Verify(Encoding.UTF8.GetString(request.Body), request.Headers);
+        independent.Should().NotThrow();
+    }
+
+    [Fact]
+    public async Task Publish_HungEndpointBesideHealthyOne_HealthyDeliveriesNotHeldUp()
+    {
+        await using var hung = await WebhookReceiver.StartAsync();
+        hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct); // never answers
+        await using var healthy = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(
+            w => w.Timeout = TimeSpan.FromSeconds(1),
+            o => o.Channel("webhook").Concurrency = 2,
+            retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(hung.Url);
+        await host.SubscribeWebhookAsync(healthy.Url);
+        var started = Stopwatch.StartNew();
+
+        for (var i = 0; i < 6; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        // Every healthy delivery lands although both workers keep meeting the hung endpoint: each hung attempt is cut
+        // at the 1 s timeout, and once the circuit opens the hung endpoint is not even connected to.
+        await healthy.WaitForRequestsAsync(6, TimeSpan.FromSeconds(20));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 6, Wait);
+        started.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(15));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 6, Wait);
+        host.Outcomes.Attempts.Where(a => a.Outcome != AttemptOutcome.Succeeded)
+            .Should().AllSatisfy(a => a.Error.Should().Match(e => e.Contains("Timed out") || e.Contains("Circuit open")));
+    }
+
+    [Fact]
+    public async Task Publish_WithActivityListener_SendsTraceparent()
+    {
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "EventNotify",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await receiver.WaitForRequestsAsync(1, Wait);
+        receiver.Requests.Single().Header("traceparent").Should().MatchRegex("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$");
+    }
+
+    [Fact]
+    public async Task Publish_SignatureNotRequiredAndNoSecret_SendsUnsigned()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(w => w.RequireSignature = false);
+        await host.Subscriptions.AddAsync(new Subscription { EventTypes = ["order.*"], Channel = "webhook", Address = receiver.Url });
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        var request = receiver.Requests.Single();
+        request.Header("webhook-signature").Should().BeNull();
+        request.Header("webhook-id").Should().NotBeNullOrEmpty();
+    }
+
+    [Fact]
+    public async Task Publish_ExplicitRecipientWhileSignatureRequired_PermanentWithoutConnecting()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", receiver.Url)] });
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        var attempt = host.Outcomes.Attempts.Single();
+        attempt.Outcome.Should().Be(AttemptOutcome.PermanentFailure);
+        attempt.Error.Should().Contain("RequireSignature");
+        receiver.Requests.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Publish_SecretExpiredSinceRegistration_PermanentWithoutConnecting()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        await host.Subscriptions.AddAsync(new Subscription
+        {
+            EventTypes = ["order.*"],
+            Channel = "webhook",
+            Address = receiver.Url,
+            Secrets = [new SubscriptionSecret(WebhookSecret.Generate(), DateTimeOffset.UtcNow.AddMinutes(-1))],
+        });
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        host.Outcomes.Attempts.Single().Error.Should().Contain("no active");
+        receiver.Requests.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Publish_EndpointClosedPort_TransientConnectionError()
+    {
+        int port;
+        await using (var closed = await WebhookReceiver.StartAsync())
+        {
+            port = closed.Port;
+        }
+
+        await using var host = await TestWebhooks.StartAsync(retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/hook");
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        var attempt = host.Outcomes.Attempts.Single();
+        attempt.Outcome.Should().Be(AttemptOutcome.TransientFailure);
+        attempt.Error.Should().Contain("Connection failed");
+    }
+}

@@ -1,0 +1,2 @@
+global using EventNotify.Webhooks.Tests.Infrastructure;
+global using Microsoft.Extensions.DependencyInjection;

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+
+namespace EventNotify.Webhooks.Tests;
+
+public sealed class WebhookRegistrationTests
+{
+    [Fact]
+    public async Task AddWebhooks_ChannelNotConfigured_UsesWebhookScheduleAndTimeout()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddWebhooks(w => w.Timeout = TimeSpan.FromSeconds(7)), start: false);
+
+        var channel = host.Services.GetRequiredService<IOptions<EventNotifyOptions>>().Value.Channels["webhook"];
+
+        channel.Retry!.Delays.Should().Equal(RetryOptions.WebhookDefault().Delays);
+        channel.Retry.MaxAttempts.Should().Be(8);
+        channel.AttemptTimeout.Should().Be(TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
+    public async Task AddWebhooks_ChannelConfiguredByUser_KeepsUserSettings()
+    {
+        var retry = new RetryOptions { MaxAttempts = 2 };
+        await using var host = await EngineHost.StartAsync(
+            b => b.AddWebhooks().ConfigureChannel("webhook", c =>
+            {
+                c.Retry = retry;
+                c.AttemptTimeout = TimeSpan.FromSeconds(3);
+            }),
+            start: false);
+
+        var channel = host.Services.GetRequiredService<IOptions<EventNotifyOptions>>().Value.Channels["webhook"];
+
+        channel.Retry.Should().BeSameAs(retry);
+        channel.AttemptTimeout.Should().Be(TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task AddWebhooks_Registered_ExposesWebhookNotifier()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddWebhooks().AddWebhooks(), start: false);
+
+        host.Services.GetServices<INotifier>().Should().ContainSingle().Which.Channel.Should().Be("webhook");
+    }
+
+    [Theory]
+    [InlineData("Timeout")]
+    [InlineData("MaxResponseBytes")]
+    [InlineData("CircuitBreakerThreshold")]
+    [InlineData("AllowedNetworks[0]")]
+    public async Task Start_InvalidOption_FailsNamingIt(string option)
+    {
+        Action<WebhookOptions> configure = option switch
+        {
+            "Timeout" => w => w.Timeout = TimeSpan.Zero,
+            "MaxResponseBytes" => w => w.MaxResponseBytes = -1,
+            "CircuitBreakerThreshold" => w => w.CircuitBreakerThreshold = 0,
+            _ => w => w.AllowedNetworks.Add("10.0.0.0/33"),
+        };
+
+        var act = () => EngineHost.StartAsync(b => b.AddWebhooks(configure));
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("WebhookOptions." + option);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EventNotify.Tests.Engine;
+
+/// <summary>Regression tests for faults found by trying the library as a new user would.</summary>
+public sealed class FieldFindingTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 3, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task PublishAsync_CallerOverwritesBufferAfterPublish_DeliveredBytesAreThePublishedOnes()
+    {
+        var gate = new TaskCompletionSource();
+        var notifier = new RecordingNotifier { Behaviour = async (_, _) => { await gate.Task; return DeliveryResult.Success(); } };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        await host.SubscribeAsync("test", "*");
+        var buffer = Encoding.UTF8.GetBytes("{\"amount\":100}");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", buffer.AsMemory()));
+        Array.Fill(buffer, (byte)'}');
+        gate.SetResult();
+
+        await notifier.WaitForCallsAsync(1);
+        Encoding.UTF8.GetString(notifier.Calls.Single().Event.Data.Span).Should().Be("{\"amount\":100}");
+    }
+
+    [Fact]
+    public async Task PublishManyAsync_SameIdTwiceInBatch_FirstAcceptedSecondDuplicate()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        await host.SubscribeAsync("test", "*");
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_twice" };
+
+        var receipts = await host.Publisher.PublishManyAsync([e, NotificationEvent.FromJson("user.login", "{}"), e]);
+
+        receipts.Select(r => r.Duplicate).Should().Equal(false, false, true);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+        notifier.Calls.Count(c => c.Event.Id == "evt_twice").Should().Be(1);
+    }
+
+    [Fact]
+    public async Task ExplicitRecipient_ResemblingASubscriptionId_BothDelivered()
+    {
+        var notifier = new RecordingNotifier("push");
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        await host.Subscriptions.AddAsync(new Subscription { Id = "push:dev-B", EventTypes = ["*"], Channel = "push", Address = "dev-A" });
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Recipients = [new Recipient("push", "dev-B")] });
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+        notifier.Calls.Select(c => c.Address).Should().BeEquivalentTo("dev-A", "dev-B");
+    }
+
+    [Fact]
+    public async Task AddAsync_CallerChangesPatternListAfterwards_StoreAndRoutingUnaffected()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        var patterns = new List<string> { "order.*" };
+        await host.Subscriptions.AddAsync(new Subscription { EventTypes = patterns, Channel = "test", Address = "x" });
+
+        patterns.Add("NOT A PATTERN");
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        (await host.Subscriptions.ListAsync()).Single().EventTypes.Should().Equal("order.*");
+    }
+
+    [Fact]
+    public async Task Notifier_ReturnsDefaultResult_IsTransientFailureNotSuccess()
+    {
+        var notifier = new RecordingNotifier { Behaviour = (_, _) => ValueTask.FromResult(default(DeliveryResult)) };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o => o.Retry = new RetryOptions { MaxAttempts = 1 });
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1);
+        host.Outcomes.Attempts.Single().Outcome.Should().Be(AttemptOutcome.TransientFailure);
+        host.Outcomes.Latest.Single().LastError.Should().Contain("empty DeliveryResult");
+    }
+
+    [Fact]
+    public async Task RedeliverAsync_QueryWithoutStatus_ThrowsNamingStatus()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()));
+        var act = async () => await host.Admin.RedeliverAsync(new DeliveryQuery());
+        (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("DeliveryQuery.Status must be DeadLettered, Cancelled or Succeeded");
+    }
+
+    [Fact]
+    public async Task Retention_FinishedDeliveriesOlderThanPeriod_PurgedFromStore()
+    {
+        var time = new FakeTimeProvider(Start);
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
+        {
+            o.RetentionPeriod = TimeSpan.FromDays(1);
+            o.PurgeInterval = TimeSpan.FromHours(1);
+            o.PollInterval = TimeSpan.FromHours(1);
+        }, time);
+        await host.SubscribeAsync("test", "*");
+        var receipt = await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+
+        time.Advance(TimeSpan.FromHours(23));
+        (await host.Store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(1, "younger than the retention period");
+        await FluentActions.Awaiting(async () =>
+        {
+            while (await host.Store.CountDeliveriesAsync(new DeliveryQuery()) > 0)
+            {
+                time.Advance(TimeSpan.FromHours(1));
+                await Task.Run(() => { });
+            }
+        }).Should().CompleteWithinAsync(TimeSpan.FromSeconds(20));
+
+        time.GetUtcNow().Should().BeOnOrAfter(Start + TimeSpan.FromDays(1));
+        (await host.Store.GetEventAsync(receipt.EventId)).Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData("PollInterval")]
+    [InlineData("LeaseDuration")]
+    public async Task Start_InfiniteIntervalOption_RejectedNamingIt(string option)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEventNotify(o =>
+        {
+            if (option == "PollInterval")
+            {
+                o.PollInterval = Timeout.InfiniteTimeSpan;
+            }
+            else
+            {
+                o.LeaseDuration = Timeout.InfiniteTimeSpan;
+            }
+        });
+        using var host = builder.Build();
+
+        var act = async () => await host.StartAsync();
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain($"EventNotifyOptions.{option} must be positive and at most 1 day");
+    }
+
+    [Fact]
+    public async Task Start_ChannelTimeoutLongerThanLease_RejectedNamingChannel()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEventNotify(o => o.LeaseDuration = TimeSpan.FromMinutes(1))
+            .AddNotifier(new RecordingNotifier())
+            .ConfigureChannel("test", c => c.AttemptTimeout = TimeSpan.FromMinutes(2));
+        using var host = builder.Build();
+
+        var act = async () => await host.StartAsync();
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("Channels[\"test\"].AttemptTimeout");
+    }
+}
