@@ -57,7 +57,11 @@ public sealed record Delivery
     private static IncrementalHash? t_sha256;
 
     /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to subscription <paramref name="subscriptionId"/>.</summary>
-    public static string ForSubscription(string eventId, string subscriptionId) => CreateId(eventId, "s:" + subscriptionId);
+    public static string ForSubscription(string eventId, string subscriptionId)
+    {
+        ArgumentNullException.ThrowIfNull(subscriptionId);
+        return CreateId(eventId, "s:", subscriptionId);
+    }
 
     /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to an explicit recipient.</summary>
     public static string ForRecipient(string eventId, Recipient recipient)
@@ -73,13 +77,20 @@ public sealed record Delivery
     /// </summary>
     public static string CreateId(string eventId, string target)
     {
-        ArgumentNullException.ThrowIfNull(eventId);
         ArgumentNullException.ThrowIfNull(target);
-        var length = Encoding.UTF8.GetMaxByteCount(eventId.Length + target.Length + 1);
+        return CreateId(eventId, "", target);
+    }
+
+    /// <summary>The id of <paramref name="eventId"/> to the target <paramref name="prefix"/> + <paramref name="target"/>, hashed without concatenating them.</summary>
+    private static string CreateId(string eventId, string prefix, string target)
+    {
+        ArgumentNullException.ThrowIfNull(eventId);
+        var length = Encoding.UTF8.GetMaxByteCount(eventId.Length + prefix.Length + target.Length + 1);
         var rented = length <= 1024 ? null : System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         Span<byte> buffer = rented ?? stackalloc byte[1024];
         var n = Encoding.UTF8.GetBytes(eventId, buffer);
         buffer[n++] = (byte)'\n';
+        n += Encoding.UTF8.GetBytes(prefix, buffer[n..]);
         n += Encoding.UTF8.GetBytes(target, buffer[n..]);
         Span<byte> hash = stackalloc byte[32];
 

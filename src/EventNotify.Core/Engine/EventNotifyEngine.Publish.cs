@@ -74,7 +74,6 @@ internal sealed partial class EventNotifyEngine
     private NotificationEvent Prepare(NotificationEvent e)
     {
         EventRules.ValidateEvent(e, _options.MaxDataBytes);
-        e = e.WithOwnedData();
         for (var i = 0; i < e.Recipients.Count; i++)
         {
             if (!_pools.ContainsKey(e.Recipients[i].Channel))
@@ -85,8 +84,11 @@ internal sealed partial class EventNotifyEngine
             }
         }
 
+        // One copy of the event for everything publishing fills in (data the caller still holds, source, time,
+        // trace context), not one per concern.
+        var ownsData = e.OwnsData;
         var needsTrace = Activity.Current is { } current && !e.Extensions.ContainsKey("traceparent");
-        if (e.Source is null || e.Time == default || needsTrace)
+        if (e.Source is null || e.Time == default || needsTrace || !ownsData)
         {
             var extensions = e.Extensions;
             if (needsTrace)
@@ -95,11 +97,14 @@ internal sealed partial class EventNotifyEngine
                 extensions = copy;
             }
 
+            var owned = ownsData ? null : e.Data.ToArray();
             e = e with
             {
                 Source = e.Source ?? _options.Source,
                 Time = e.Time == default ? _time.GetUtcNow() : e.Time,
                 Extensions = extensions,
+                Data = owned ?? e.Data,
+                OwnedData = owned ?? e.OwnedData,
             };
         }
 

@@ -50,10 +50,14 @@ public sealed record NotificationEvent
     /// <summary>The array behind <see cref="Data"/> when a factory of this type made it (nobody else holds it).</summary>
     internal byte[]? OwnedData { get; init; }
 
+    /// <summary>Whether <see cref="Data"/> is empty or an array only this event holds.</summary>
+    internal bool OwnsData =>
+        Data.IsEmpty || (OwnedData is { } owned && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Data, out var segment) && ReferenceEquals(segment.Array, owned));
+
     /// <summary>Returns this event, or a copy whose <see cref="Data"/> is an array only the event holds.</summary>
     internal NotificationEvent WithOwnedData()
     {
-        if (Data.IsEmpty || (OwnedData is { } owned && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Data, out var segment) && ReferenceEquals(segment.Array, owned)))
+        if (OwnsData)
         {
             return this;
         }
