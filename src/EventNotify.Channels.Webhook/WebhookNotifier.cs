@@ -47,10 +47,67 @@ internal sealed class WebhookNotifier : INotifier
 
     public string Channel => ChannelName;
 
+    /// <summary>
+    /// The URL check and the keys derived from an address depend on nothing but the address and the options, so they
+    /// are computed once per address rather than on every attempt (parsing a <see cref="Uri"/> is not cheap). The DNS
+    /// answer is still checked at every connection. Bounded: cleared when it holds <see cref="MaxCached"/> entries.
+    /// </summary>
+    private Target Resolve(string address)
+    {
+        if (_targets.TryGetValue(address, out var target))
+        {
+            return target;
+        }
+
+        var refusal = _guard.CheckUrl(address, out var uri);
+        target = uri is null || refusal is not null
+            ? new Target(uri, refusal ?? "the URL could not be parsed.", "", "")
+            : new Target(uri, null, EndpointHealth.KeyOf(uri), EndpointHealth.CircuitOf(uri));
+        if (_targets.Count >= MaxCached)
+        {
+            _targets.Clear();
+        }
+
+        _targets[address] = target;
+        return target;
+    }
+
+    /// <summary>Parses a subscription secret once (base64 decoding on every attempt is wasted work); bounded like <see cref="Resolve"/>.</summary>
+    private bool TryParseSecret(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WebhookSecret? parsed, out string? error)
+    {
+        error = null;
+        if (_secrets.TryGetValue(value, out parsed))
+        {
+            return true;
+        }
+
+        if (!WebhookSecret.TryParse(value, out parsed, out error))
+        {
+            return false;
+        }
+
+        if (_secrets.Count >= MaxCached)
+        {
+            _secrets.Clear();
+        }
+
+        _secrets[value] = parsed;
+        return true;
+    }
+
+    private const int MaxCached = 10_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Target> _targets = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WebhookSecret> _secrets = new(StringComparer.Ordinal);
+
+    private sealed record Target(Uri? Uri, string? Refusal, string Key, string Circuit);
+
     public async ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(notification);
-        if (_guard.CheckUrl(notification.Address, out var uri) is { } refusal)
+        var target = Resolve(notification.Address);
+        var uri = target.Uri;
+        if (target.Refusal is { } refusal)
         {
             // Refused before any connection: registration may have happened before a rule changed, or this is an explicit recipient.
             Log.Refused(_logger, notification.DeliveryId, refusal);
@@ -67,8 +124,8 @@ internal sealed class WebhookNotifier : INotifier
             return DeliveryResult.Permanent(secretError);
         }
 
-        var endpoint = EndpointHealth.KeyOf(uri!);
-        var circuit = EndpointHealth.CircuitOf(uri!);
+        var endpoint = target.Key;
+        var circuit = target.Circuit;
         var health = _health.Check(circuit);
         if (health.IsOpen)
         {
@@ -131,7 +188,7 @@ internal sealed class WebhookNotifier : INotifier
                     continue; // a rotated-out secret: no longer signed with
                 }
 
-                if (!WebhookSecret.TryParse(s.Value, out var parsed, out var parseError))
+                if (!TryParseSecret(s.Value, out var parsed, out var parseError))
                 {
                     error = $"Subscription.Secrets[{i}] is invalid: {parseError}";
                     return active;
