@@ -290,16 +290,22 @@ internal sealed class WebhookNotifier : INotifier
             return null;
         }
 
+        if (response.Content.Headers.ContentLength == 0)
+        {
+            return null; // most receivers answer 200/204 with no body: nothing to read
+        }
+
+        // Pooled: a fresh buffer of MaxResponseBytes per attempt would be most of the channel's allocations.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(_options.MaxResponseBytes);
         try
         {
-            var buffer = new byte[_options.MaxResponseBytes];
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
                 var total = 0;
-                while (total < buffer.Length)
+                while (total < _options.MaxResponseBytes)
                 {
-                    var n = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+                    var n = await stream.ReadAsync(buffer.AsMemory(total, _options.MaxResponseBytes - total), cancellationToken).ConfigureAwait(false);
                     if (n == 0)
                     {
                         break;
@@ -314,6 +320,10 @@ internal sealed class WebhookNotifier : INotifier
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
             return null; // the status decides the outcome; a broken body only loses the diagnostic text
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
