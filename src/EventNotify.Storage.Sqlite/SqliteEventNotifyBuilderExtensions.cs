@@ -15,6 +15,9 @@ public static class SqliteEventNotifyBuilderExtensions
     /// Uses a SQLite file as the durable event store (replacing the in-memory default). The file and its schema are
     /// created at host start; leases of a previous process are cleared then, so its in-flight deliveries are attempted
     /// again at once with the same delivery ids. One host process per file.
+    /// Subscriptions are kept in the same file (see <see cref="SqliteStoreOptions.PersistSubscriptions"/>, default
+    /// <see langword="true"/>): this replaces the in-memory subscription store, unless another one was chosen with
+    /// <c>UseSubscriptionStore&lt;T&gt;()</c>.
     /// </summary>
     /// <param name="builder">The EventNotify builder.</param>
     /// <param name="connectionString">The Microsoft.Data.Sqlite connection string, e.g. <c>Data Source=eventnotify.db</c>; validated at start.</param>
@@ -43,6 +46,21 @@ public static class SqliteEventNotifyBuilderExtensions
             sp.GetService<TimeProvider>(),
             sp.GetService<ILogger<SqliteEventStore>>(),
             sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new SqliteSubscriptionStore(
+            sp.GetRequiredService<SqliteEventStore>(),
+            sp.GetServices<ISubscriptionValidator>(),
+            sp.GetService<ILogger<SqliteSubscriptionStore>>()));
+
+        // Replace only Core's in-memory default: a store the host chose with UseSubscriptionStore<T>() is kept.
+        var current = services.LastOrDefault(d => d.ServiceType == typeof(ISubscriptionStore));
+        if (current is null || current.ImplementationType == typeof(InMemorySubscriptionStore))
+        {
+            services.Replace(ServiceDescriptor.Singleton<ISubscriptionStore>(sp =>
+                sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value.PersistSubscriptions
+                    ? sp.GetRequiredService<SqliteSubscriptionStore>()
+                    : new InMemorySubscriptionStore(sp.GetServices<ISubscriptionValidator>())));
+        }
+
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteStoreLifecycle>());
         return builder.UseStore(sp => sp.GetRequiredService<SqliteEventStore>());
     }

@@ -18,7 +18,7 @@ namespace EventNotify.Storage.Sqlite;
 /// and fails only its caller. A caller's task completes after the commit, so "returned" means "on disk"
 /// (group commit: one fsync serves many callers).</para>
 /// <para>Reads use separate pooled read-only connections; WAL lets them run while the writer commits.</para>
-/// <para>Open: the file is locked for this process (a sidecar <c>.lock</c> file), the schema is created or migrated
+/// <para>Open: the file is locked for this process whatever path names it (<see cref="SqliteFileLock"/>), the schema is created or migrated
 /// (<c>PRAGMA user_version</c>), and leases left by a previous process are cleared: that process is gone (one host per
 /// file), so what it held is due again at once, with the same delivery ids.</para>
 /// </remarks>
@@ -55,7 +55,7 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private string _path = "";
     private string _readConnectionString = "";
     private SqliteWriteSession? _session;
-    private FileStream? _lockFile;
+    private SqliteFileLock? _fileLock;
     private Task _writerLoop = Task.CompletedTask;
     private long _committedBatches;
     private int _state;
@@ -150,7 +150,7 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
                     throw new SqliteEventStoreException($"Cannot open the SQLite event store: the folder '{directory}' of '{_path}' does not exist (SqliteStoreOptions.ConnectionString).");
                 }
 
-                _lockFile = LockFile(_path);
+                _fileLock = SqliteFileLock.Acquire(_path);
             }
 
             var connection = new SqliteConnection(writer.ConnectionString);
@@ -211,9 +211,11 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
         }
 
         session.Execute("BEGIN IMMEDIATE");
+        var from = version;
         try
         {
             version = UserVersion(session);
+            from = version;
             if (version == 0 && Convert.ToInt64(ExecuteScalar(session, "SELECT count(*) FROM sqlite_master"), System.Globalization.CultureInfo.InvariantCulture) > 0)
             {
                 throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{_path}': the file is a SQLite database of another application (it has tables but no EventNotify schema version). Use a file of its own.");
@@ -233,7 +235,15 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
             throw;
         }
 
-        Log.SchemaCreated(_logger, SqliteSchema.CurrentVersion, _path);
+        if (from == 0)
+        {
+            Log.SchemaCreated(_logger, SqliteSchema.CurrentVersion, _path);
+        }
+        else
+        {
+            Log.SchemaMigrated(_logger, _path, from, SqliteSchema.CurrentVersion);
+        }
+
         return SqliteSchema.CurrentVersion;
     }
 
@@ -242,28 +252,11 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
 
     private static object? ExecuteScalar(SqliteWriteSession session, string sql) => session.Command(sql).ExecuteScalar();
 
-    private static FileStream LockFile(string path)
-    {
-        var lockPath = path + ".lock";
-        try
-        {
-            // FileShare.None takes an exclusive advisory lock (flock on Unix) that the OS drops when the process dies.
-            return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex)
-        {
-            throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{path}': another process or store instance holds '{lockPath}'. An embedded SQLite store serves one host; use the PostgreSQL store to share one store between hosts.", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{path}': no permission to create or open '{lockPath}' (is the folder read-only?).", ex);
-        }
-    }
-
     private void ReleaseLock()
     {
-        _lockFile?.Dispose();
-        _lockFile = null;
+        // After every SQLite connection is closed: closing the lock's handle on the file drops this process's fcntl locks on it.
+        _fileLock?.Dispose();
+        _fileLock = null;
     }
 
     /// <summary>Explains a SQLite error in the store's terms.</summary>

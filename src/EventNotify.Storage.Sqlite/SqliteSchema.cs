@@ -71,6 +71,16 @@ internal static class SqliteSchema
         );
         CREATE INDEX ix_attempts_delivery ON attempts (delivery_id, seq);
         """,
+        // v2: durable subscriptions. Each row holds the whole subscription as JSON (SqliteJsonContext), so adding a
+        // property to Subscription needs no migration; the id is its own column so writes can address one row.
+        """
+        CREATE TABLE subscriptions (
+            id         TEXT PRIMARY KEY NOT NULL,
+            data       TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static long CurrentVersion => Migrations.Length;

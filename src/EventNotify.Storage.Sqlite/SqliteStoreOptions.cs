@@ -30,6 +30,16 @@ public sealed class SqliteStoreOptions
     /// transaction (group commit). The default value is 512.
     /// </summary>
     public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>
+    /// Whether subscriptions are kept in the database file too (a <c>subscriptions</c> table), so those added at run
+    /// time with <see cref="ISubscriptionStore"/> and the disabled state the engine sets survive a restart. Set it to
+    /// <see langword="false"/> only when the host adds every subscription itself at each start (e.g. from its own
+    /// database, or with <c>AddSubscription</c>): subscriptions are then kept in memory only. The table holds the
+    /// subscriptions' signing secrets: protect the file. A subscription store chosen with
+    /// <c>UseSubscriptionStore&lt;T&gt;()</c> is used whatever this says. The default value is <see langword="true"/>.
+    /// </summary>
+    public bool PersistSubscriptions { get; set; } = true;
 }
 
 /// <summary>The SQLite <c>synchronous</c> setting used by the store (the journal is always WAL).</summary>

@@ -117,7 +117,38 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         return killedRuns.Count;
     }
 
-    private static Process StartChild(string database, string acked, string delivered, string runId, SqliteSynchronousMode synchronous)
+    /// <summary>
+    /// Field case: process A opened <c>two2.db</c>, process B <c>two2-link.db</c> (a symbolic link to it); B started,
+    /// cleared A's leases and sent duplicates. Every other path to the file must be refused while A runs.
+    /// </summary>
+    [Theory]
+    [InlineData("file symlink")]
+    [InlineData("folder symlink")]
+    [InlineData("hard link")]
+    [InlineData("dot-dot")]
+    public async Task OpenAsync_AnotherProcessHoldsTheFileUnderAnotherPath_IsRefused(string alias)
+    {
+        var database = _folder.File("two2.db");
+        var child = StartChild(database, _folder.File("acked.txt"), _folder.File("delivered.txt"), "run-a", SqliteSynchronousMode.Normal, events: 1_000_000); // still publishing when killed
+        try
+        {
+            (await WaitForLinesAsync(child, "started", 1).WaitAsync(StartTimeout)).Should().BeTrue("the child must start");
+            var otherPath = LockPaths.Alias(_folder, database, alias);
+
+            await using var store = new SqliteEventStore(Options.Create(new SqliteStoreOptions { ConnectionString = $"Data Source={otherPath}" }));
+            var act = async () => await store.OpenAsync();
+
+            (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*another process or store instance holds*One SQLite file serves one host*")
+                .Which.Message.Should().NotContain("PostgreSQL");
+        }
+        finally
+        {
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+    }
+
+    private static Process StartChild(string database, string acked, string delivered, string runId, SqliteSynchronousMode synchronous, int events = Events)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -125,7 +156,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { CrashHostPath, database, acked, delivered, Events.ToString(System.Globalization.CultureInfo.InvariantCulture), runId, synchronous.ToString() })
+        foreach (var arg in new[] { CrashHostPath, database, acked, delivered, events.ToString(System.Globalization.CultureInfo.InvariantCulture), runId, synchronous.ToString() })
         {
             info.ArgumentList.Add(arg);
         }

@@ -138,7 +138,42 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
 
         var act = async () => await OpenAsync(path);
 
-        (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*another process or store instance holds*.lock*one host*");
+        (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*another process or store instance holds*one host*");
+    }
+
+    [Theory]
+    [InlineData("file symlink")]
+    [InlineData("folder symlink")]
+    [InlineData("hard link")]
+    [InlineData("dot-dot")]
+    public async Task OpenAsync_FileOpenedByAnotherStoreUnderAnotherPath_ThrowsAndTheFirstStoreKeepsWorking(string alias)
+    {
+        var path = DbPath();
+        var first = await OpenAsync(path);
+        var otherPath = LockPaths.Alias(_folder, path, alias);
+
+        var act = async () => await OpenAsync(otherPath);
+
+        (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage("*another process or store instance holds*One SQLite file serves one host*")
+            .Which.Message.Should().NotContain("PostgreSQL");
+        (await first.AppendAsync(Event("evt_after_refusal"))).Should().BeTrue();
+        (await first.GetEventAsync("evt_after_refusal")).Should().NotBeNull();
+    }
+
+    [Theory]
+    [InlineData("file symlink")]
+    [InlineData("hard link")]
+    public async Task OpenAsync_OtherPathAfterTheFirstStoreClosed_Opens(string alias)
+    {
+        var path = DbPath();
+        var first = await OpenAsync(path);
+        await first.AppendAsync(Event("evt_1"));
+        var otherPath = LockPaths.Alias(_folder, path, alias);
+        await first.DisposeAsync();
+
+        var second = await OpenAsync(otherPath);
+
+        (await second.GetEventAsync("evt_1")).Should().NotBeNull();
     }
 
     [Fact]
