@@ -79,20 +79,13 @@ internal sealed partial class SqliteEventStore
 
     /// <summary>
     /// Runs the whole batch in one transaction without savepoints. Returns <see langword="false"/>, having rolled it all
-    /// back and completed nothing, when a write failed (the caller then isolates it). A failed COMMIT fails every write:
-    /// which one caused it is unknown and none is stored.
+    /// back and completed nothing, when a write failed (the caller then isolates it).
     /// </summary>
     private bool TryCommitWithoutSavepoints(List<WriteOperation> batch)
     {
-        var session = _session!;
         var started = _time.GetTimestamp();
-        try
+        if (!Begin(batch))
         {
-            session.Execute("BEGIN IMMEDIATE");
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            FailAll(batch, ex);
             return true;
         }
 
@@ -100,33 +93,16 @@ internal sealed partial class SqliteEventStore
         {
             foreach (var operation in batch)
             {
-                operation.Execute(session);
+                operation.Execute(_session!);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            TryExecute(session, "ROLLBACK");
+            TryExecute(_session!, "ROLLBACK");
             return false;
         }
 
-        try
-        {
-            session.Execute("COMMIT");
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            TryExecute(session, "ROLLBACK");
-            FailAll(batch, ex);
-            return true;
-        }
-
-        Interlocked.Increment(ref _committedBatches);
-        _metrics.Committed(batch.Count, _time.GetElapsedTime(started));
-        foreach (var operation in batch)
-        {
-            operation.Complete();
-        }
-
+        Commit(batch, started);
         return true;
     }
 
@@ -139,13 +115,8 @@ internal sealed partial class SqliteEventStore
     {
         var session = _session!;
         var started = _time.GetTimestamp();
-        try
+        if (!Begin(batch))
         {
-            session.Execute("BEGIN IMMEDIATE");
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            FailAll(batch, ex);
             return [];
         }
 
@@ -175,16 +146,40 @@ internal sealed partial class SqliteEventStore
             }
         }
 
+        Commit(done, started);
+        return [];
+    }
+
+    /// <summary>Starts the batch's transaction; on failure fails every write of it and returns <see langword="false"/>.</summary>
+    private bool Begin(List<WriteOperation> batch)
+    {
         try
         {
-            session.Execute("COMMIT");
+            _session!.Execute("BEGIN IMMEDIATE");
+            return true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Which write made the commit fail is unknown: none of them is stored, so all of them fail.
-            TryExecute(session, "ROLLBACK");
+            FailAll(batch, ex);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Commits and completes <paramref name="done"/>. A failed COMMIT fails every one of them: which write caused it
+    /// is unknown and none is stored.
+    /// </summary>
+    private void Commit(List<WriteOperation> done, long started)
+    {
+        try
+        {
+            _session!.Execute("COMMIT");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            TryExecute(_session!, "ROLLBACK");
             FailAll(done, ex);
-            return [];
+            return;
         }
 
         Interlocked.Increment(ref _committedBatches);
@@ -193,8 +188,6 @@ internal sealed partial class SqliteEventStore
         {
             operation.Complete();
         }
-
-        return [];
     }
 
     /// <summary>Undoes the current write only; <see langword="false"/> when SQLite already ended the whole transaction.</summary>
