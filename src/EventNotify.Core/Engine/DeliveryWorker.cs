@@ -41,6 +41,7 @@ internal sealed class DeliveryWorker
                     item = await reader.ReadAsync(abort).ConfigureAwait(false);
                 }
 
+                await WaitForRecordingRoomAsync().ConfigureAwait(false);
                 await ProcessAsync(item).ConfigureAwait(false);
             }
         }
@@ -54,6 +55,8 @@ internal sealed class DeliveryWorker
         }
         finally
         {
+            // The worker is done only when every outcome it sent is recorded: stopping counts on it.
+            await Task.WhenAll(_recordings).ConfigureAwait(false);
             _attemptCts.Dispose();
         }
     }
@@ -75,6 +78,7 @@ internal sealed class DeliveryWorker
     {
         var d = item.Delivery;
         var interrupted = false;
+        var handedOff = false;
         try
         {
             Subscription? subscription = null;
@@ -113,7 +117,17 @@ internal sealed class DeliveryWorker
                 return;
             }
 
-            await _engine.RecordOutcomeAsync(_pool, d, result, startedAt, time.GetElapsedTime(started)).ConfigureAwait(false);
+            var recording = _engine.RecordOutcomeAsync(_pool, d, result, startedAt, time.GetElapsedTime(started));
+            if (recording.IsCompletedSuccessfully)
+            {
+                return;
+            }
+
+            // A durable store commits outcomes in groups; waiting for each commit before the next send would cap a
+            // worker at one delivery per commit. The worker goes on while the outcome is written; the delivery stays
+            // in flight (not claimable again) until it is recorded, and a crash before that re-sends it with the same id.
+            handedOff = true;
+            TrackRecording(FinishRecordingAsync(recording, d.Id));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -121,12 +135,47 @@ internal sealed class DeliveryWorker
         }
         finally
         {
-            if (!interrupted)
+            if (!interrupted && !handedOff)
             {
                 _engine.InFlightDone(d.Id);
             }
         }
     }
+
+    /// <summary>The most outcome writes one worker leaves outstanding before it waits for the oldest.</summary>
+    private const int MaxOutstandingRecordings = 32;
+
+    private readonly Queue<Task> _recordings = new();
+
+    private void TrackRecording(Task recording)
+    {
+        while (_recordings.TryPeek(out var oldest) && oldest.IsCompleted)
+        {
+            _recordings.Dequeue();
+        }
+
+        _recordings.Enqueue(recording);
+    }
+
+    private async Task FinishRecordingAsync(ValueTask recording, string deliveryId)
+    {
+        try
+        {
+            await recording.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.ProcessingFailed(_engine.Logger, ex, deliveryId);
+        }
+        finally
+        {
+            _engine.InFlightDone(deliveryId);
+        }
+    }
+
+    /// <summary>Bounds the outstanding outcome writes (memory, and how much a crash can make re-send).</summary>
+    private Task WaitForRecordingRoomAsync() =>
+        _recordings.Count >= MaxOutstandingRecordings ? _recordings.Dequeue() : Task.CompletedTask;
 
     private async ValueTask<DeliveryResult> AttemptAsync(Notification notification)
     {
