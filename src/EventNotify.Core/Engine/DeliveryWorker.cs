@@ -143,7 +143,7 @@ internal sealed class DeliveryWorker
     }
 
     /// <summary>The most outcome writes one worker leaves outstanding before it waits for the oldest.</summary>
-    private const int MaxOutstandingRecordings = 32;
+    private const int MaxOutstandingRecordings = 8;
 
     private readonly Queue<Task> _recordings = new();
 
