@@ -7,28 +7,21 @@ namespace EventNotify.Storage.Sqlite;
 internal sealed partial class SqliteEventStore
 {
     /// <summary>Inserts <paramref name="subscription"/>; <see langword="false"/> when a row with its id exists. Completes after the commit.</summary>
-    internal ValueTask<bool> InsertSubscriptionAsync(Subscription subscription, CancellationToken cancellationToken)
-    {
-        var json = JsonSerializer.Serialize(subscription, SqliteJsonContext.Default.Subscription);
-        var now = Ticks(_time.GetUtcNow());
-        return WriteAsync(s =>
-        {
-            var command = s.Command("INSERT INTO subscriptions (id, data, created_at, updated_at) VALUES ($id, $data, $now, $now) ON CONFLICT (id) DO NOTHING");
-            command.Set("$id", subscription.Id);
-            command.Set("$data", json);
-            command.Set("$now", now);
-            return command.ExecuteNonQuery() == 1;
-        }, cancellationToken);
-    }
+    internal ValueTask<bool> InsertSubscriptionAsync(Subscription subscription, CancellationToken cancellationToken) =>
+        WriteSubscriptionAsync("INSERT INTO subscriptions (id, data, created_at, updated_at) VALUES ($id, $data, $now, $now) ON CONFLICT (id) DO NOTHING", subscription, cancellationToken);
 
     /// <summary>Replaces the stored <paramref name="subscription"/>; <see langword="false"/> when no row has its id. Completes after the commit.</summary>
-    internal ValueTask<bool> UpdateSubscriptionAsync(Subscription subscription, CancellationToken cancellationToken)
+    internal ValueTask<bool> UpdateSubscriptionAsync(Subscription subscription, CancellationToken cancellationToken) =>
+        WriteSubscriptionAsync("UPDATE subscriptions SET data = $data, updated_at = $now WHERE id = $id", subscription, cancellationToken);
+
+    /// <summary>Runs <paramref name="sql"/> with the subscription's id, JSON and the current time; <see langword="true"/> when one row changed.</summary>
+    private ValueTask<bool> WriteSubscriptionAsync(string sql, Subscription subscription, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(subscription, SqliteJsonContext.Default.Subscription);
         var now = Ticks(_time.GetUtcNow());
         return WriteAsync(s =>
         {
-            var command = s.Command("UPDATE subscriptions SET data = $data, updated_at = $now WHERE id = $id");
+            var command = s.Command(sql);
             command.Set("$id", subscription.Id);
             command.Set("$data", json);
             command.Set("$now", now);
