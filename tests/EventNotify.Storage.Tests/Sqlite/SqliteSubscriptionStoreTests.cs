@@ -334,7 +334,7 @@ public sealed class SqliteSubscriptionStoreTests : IAsyncLifetime
             Behaviour = async (_, ct) =>
             {
                 sending.TrySetResult();
-                await Task.Delay(System.Threading.Timeout.InfiniteTimeSpan, ct); // never answers: the delivery is in flight at the stop
+                await new TaskCompletionSource().Task.WaitAsync(ct); // never answers: the delivery is in flight at the stop
                 return DeliveryResult.Success();
             },
         };
