@@ -31,9 +31,9 @@ internal sealed partial class SqliteEventStore
 
     private static bool InsertEvent(SqliteWriteSession s, NotificationEvent e)
     {
-        var command = s.Command(InsertEventSql);
-        BindEvent(command, e);
-        return command.ExecuteNonQuery() == 1;
+        var statement = s.Statement(InsertEventSql);
+        BindEvent(statement, e, routed: false);
+        return statement.Execute() == 1;
     }
 
     /// <inheritdoc />
@@ -77,9 +77,9 @@ internal sealed partial class SqliteEventStore
 
     private static bool InsertDelivery(SqliteWriteSession s, Delivery d)
     {
-        var command = s.Command(InsertDeliverySql);
-        BindDelivery(command, d);
-        return command.ExecuteNonQuery() == 1;
+        var statement = s.Statement(InsertDeliverySql);
+        BindDelivery(statement, d);
+        return statement.Execute() == 1;
     }
 
     /// <inheritdoc />
@@ -159,9 +159,9 @@ internal sealed partial class SqliteEventStore
                 throw new KeyNotFoundException($"Delivery '{attempt.DeliveryId}' does not exist.");
             }
 
-            var insert = s.Command(InsertAttemptSql);
+            var insert = s.Statement(InsertAttemptSql);
             BindAttempt(insert, attempt);
-            insert.ExecuteNonQuery();
+            insert.Execute();
             return true;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -175,15 +175,15 @@ internal sealed partial class SqliteEventStore
 
     private static bool UpdateDelivery(SqliteWriteSession s, string deliveryId, DeliveryUpdate u)
     {
-        var command = s.Command(UpdateDeliverySql);
-        command.Set("$id", deliveryId);
-        command.Set("$status", (int)u.Status);
-        command.Set("$attempts", u.Attempts);
-        command.Set("$next_attempt_at", Ticks(u.NextAttemptAt));
-        command.Set("$completed_at", Ticks(u.CompletedAt));
-        command.Set("$last_error", u.LastError);
-        command.Set("$last_status_code", u.LastStatusCode);
-        return command.ExecuteNonQuery() == 1;
+        return s.Statement(UpdateDeliverySql)
+            .Text(1, deliveryId)
+            .Integer(2, (int)u.Status)
+            .Integer(3, u.Attempts)
+            .Integer(4, Ticks(u.NextAttemptAt))
+            .Integer(5, Ticks(u.CompletedAt))
+            .Text(6, u.LastError)
+            .Integer(7, u.LastStatusCode)
+            .Execute() == 1;
     }
 
     /// <inheritdoc />

@@ -28,23 +28,25 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
     private const int Created = 0, Open = 1, Closed = 2;
     private const int PurgeChunk = 1000;
 
+    // The per-event writes are bound by position (SqliteStatement); their placeholders follow the column lists.
     private static readonly string InsertEventSql =
-        $"INSERT INTO events ({SqliteSchema.EventColumns}) VALUES ({SqliteMapping.Parameters(SqliteSchema.EventColumns)}) ON CONFLICT (id) DO NOTHING";
+        $"INSERT INTO events ({SqliteSchema.EventColumns}, routed) VALUES ({SqliteStatement.Placeholders(SqliteMapping.EventColumnCount + 1)}) ON CONFLICT (id) DO NOTHING";
 
     private static readonly string InsertDeliverySql =
-        $"INSERT INTO deliveries ({SqliteSchema.DeliveryColumns}) VALUES ({SqliteMapping.Parameters(SqliteSchema.DeliveryColumns)}) ON CONFLICT (id) DO NOTHING";
+        $"INSERT INTO deliveries ({SqliteSchema.DeliveryColumns}) VALUES ({SqliteStatement.Placeholders(SqliteMapping.DeliveryColumnCount)}) ON CONFLICT (id) DO NOTHING";
 
     private static readonly string InsertAttemptSql =
-        $"INSERT INTO attempts ({SqliteSchema.AttemptColumns}) VALUES ({SqliteMapping.Parameters(SqliteSchema.AttemptColumns)})";
+        $"INSERT INTO attempts ({SqliteSchema.AttemptColumns}) VALUES ({SqliteStatement.Placeholders(SqliteMapping.AttemptColumnCount)})";
 
     internal static readonly string ClaimSql =
         $"SELECT {SqliteMapping.Prefix("d.", SqliteSchema.DeliveryColumns)}, {SqliteMapping.Prefix("e.", SqliteSchema.EventColumns)} " +
         "FROM deliveries d INDEXED BY ix_deliveries_due JOIN events e ON e.id = d.event_id WHERE d.status = 0 AND d.due_at <= $now ORDER BY d.due_at LIMIT $max";
 
+    // ?1 id, ?2 status, ?3 attempts, ?4 next_attempt_at, ?5 completed_at, ?6 last_error, ?7 last_status_code.
     private const string UpdateDeliverySql =
-        "UPDATE deliveries SET status = $status, attempts = $attempts, next_attempt_at = $next_attempt_at, completed_at = $completed_at, " +
-        "last_error = CASE WHEN $last_error IS NOT NULL THEN $last_error WHEN $status = 1 THEN NULL ELSE last_error END, " +
-        "last_status_code = $last_status_code, leased_until = NULL WHERE id = $id";
+        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, completed_at = ?5, " +
+        "last_error = CASE WHEN ?6 IS NOT NULL THEN ?6 WHEN ?2 = 1 THEN NULL ELSE last_error END, " +
+        "last_status_code = ?7, leased_until = NULL WHERE id = ?1";
 
     private readonly SqliteStoreOptions _options;
     private readonly TimeProvider _time;

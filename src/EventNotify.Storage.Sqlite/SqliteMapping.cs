@@ -8,6 +8,7 @@ internal static class SqliteMapping
 {
     public const int EventColumnCount = 11;
     public const int DeliveryColumnCount = 15;
+    public const int AttemptColumnCount = 9;
 
     public static void Set(this SqliteCommand command, string name, object? value)
     {
@@ -29,19 +30,21 @@ internal static class SqliteMapping
 
     public static DateTimeOffset Time(long ticks) => new(ticks, TimeSpan.Zero);
 
-    public static void BindEvent(SqliteCommand c, NotificationEvent e)
+    /// <summary>Binds ?1–?11 in <see cref="SqliteSchema.EventColumns"/> order and ?12 to <c>routed</c>.</summary>
+    public static void BindEvent(SqliteStatement s, NotificationEvent e, bool routed)
     {
-        c.Set("$id", e.Id);
-        c.Set("$type", e.Type);
-        c.Set("$source", e.Source);
-        c.Set("$subject", e.Subject);
-        c.Set("$time", Ticks(e.Time));
-        c.Set("$data", e.Data.ToArray());
-        c.Set("$content_type", e.DataContentType);
-        c.Set("$recipients", e.Recipients.Count == 0 ? null : JsonSerializer.Serialize(e.Recipients.ToList(), SqliteJsonContext.Default.ListRecipient));
-        c.Set("$not_before", Ticks(e.NotBefore));
-        c.Set("$tenant_id", e.TenantId);
-        c.Set("$extensions", e.Extensions.Count == 0 ? null : JsonSerializer.Serialize(new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal), SqliteJsonContext.Default.DictionaryStringString));
+        s.Text(1, e.Id)
+            .Text(2, e.Type)
+            .Text(3, e.Source)
+            .Text(4, e.Subject)
+            .Integer(5, Ticks(e.Time))
+            .Blob(6, e.Data.Span)
+            .Text(7, e.DataContentType)
+            .Text(8, e.Recipients.Count == 0 ? null : JsonSerializer.Serialize(e.Recipients.ToList(), SqliteJsonContext.Default.ListRecipient))
+            .Integer(9, Ticks(e.NotBefore))
+            .Text(10, e.TenantId)
+            .Text(11, e.Extensions.Count == 0 ? null : JsonSerializer.Serialize(new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal), SqliteJsonContext.Default.DictionaryStringString))
+            .Integer(12, routed ? 1 : 0);
     }
 
     public static NotificationEvent ReadEvent(SqliteDataReader r, int o)
@@ -74,23 +77,24 @@ internal static class SqliteMapping
         return e;
     }
 
-    public static void BindDelivery(SqliteCommand c, Delivery d)
+    /// <summary>Binds ?1–?15 in <see cref="SqliteSchema.DeliveryColumns"/> order.</summary>
+    public static void BindDelivery(SqliteStatement s, Delivery d)
     {
-        c.Set("$id", d.Id);
-        c.Set("$event_id", d.EventId);
-        c.Set("$event_type", d.EventType);
-        c.Set("$subscription_id", d.SubscriptionId);
-        c.Set("$channel", d.Channel);
-        c.Set("$address", d.Address);
-        c.Set("$tenant_id", d.TenantId);
-        c.Set("$status", (int)d.Status);
-        c.Set("$attempts", d.Attempts);
-        c.Set("$created_at", Ticks(d.CreatedAt));
-        c.Set("$next_attempt_at", Ticks(d.NextAttemptAt));
-        c.Set("$leased_until", Ticks(d.LeasedUntil));
-        c.Set("$completed_at", Ticks(d.CompletedAt));
-        c.Set("$last_error", d.LastError);
-        c.Set("$last_status_code", d.LastStatusCode);
+        s.Text(1, d.Id)
+            .Text(2, d.EventId)
+            .Text(3, d.EventType)
+            .Text(4, d.SubscriptionId)
+            .Text(5, d.Channel)
+            .Text(6, d.Address)
+            .Text(7, d.TenantId)
+            .Integer(8, (int)d.Status)
+            .Integer(9, d.Attempts)
+            .Integer(10, Ticks(d.CreatedAt))
+            .Integer(11, Ticks(d.NextAttemptAt))
+            .Integer(12, Ticks(d.LeasedUntil))
+            .Integer(13, Ticks(d.CompletedAt))
+            .Text(14, d.LastError)
+            .Integer(15, d.LastStatusCode);
     }
 
     public static Delivery ReadDelivery(SqliteDataReader r, int o) => new()
@@ -112,17 +116,18 @@ internal static class SqliteMapping
         LastStatusCode = r.IsDBNull(o + 14) ? null : r.GetInt32(o + 14),
     };
 
-    public static void BindAttempt(SqliteCommand c, DeliveryAttempt a)
+    /// <summary>Binds ?1–?9 in <see cref="SqliteSchema.AttemptColumns"/> order.</summary>
+    public static void BindAttempt(SqliteStatement s, DeliveryAttempt a)
     {
-        c.Set("$delivery_id", a.DeliveryId);
-        c.Set("$attempt_number", a.AttemptNumber);
-        c.Set("$started_at", Ticks(a.StartedAt));
-        c.Set("$duration", a.Duration.Ticks);
-        c.Set("$outcome", (int)a.Outcome);
-        c.Set("$status_code", a.StatusCode);
-        c.Set("$error", a.Error);
-        c.Set("$response", a.Response);
-        c.Set("$provider_message_id", a.ProviderMessageId);
+        s.Text(1, a.DeliveryId)
+            .Integer(2, a.AttemptNumber)
+            .Integer(3, Ticks(a.StartedAt))
+            .Integer(4, a.Duration.Ticks)
+            .Integer(5, (int)a.Outcome)
+            .Integer(6, a.StatusCode)
+            .Text(7, a.Error)
+            .Text(8, a.Response)
+            .Text(9, a.ProviderMessageId);
     }
 
     public static DeliveryAttempt ReadAttempt(SqliteDataReader r) => new()

@@ -10,6 +10,7 @@ namespace EventNotify.Storage.Sqlite;
 internal sealed class SqliteWriteSession(SqliteConnection connection) : IDisposable
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
 
     public SqliteConnection Connection { get; } = connection;
 
@@ -27,10 +28,29 @@ internal sealed class SqliteWriteSession(SqliteConnection connection) : IDisposa
         return command;
     }
 
+    /// <summary>The positionally bound statement for <paramref name="sql"/>, prepared on first use (see <see cref="SqliteStatement"/>).</summary>
+    public SqliteStatement Statement(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = new SqliteStatement(Connection, sql);
+            _statements[sql] = statement;
+        }
+
+        return statement;
+    }
+
     public int Execute(string sql) => Command(sql).ExecuteNonQuery();
 
     public void Dispose()
     {
+        // Statements are finalized before the connection closes (an open statement would keep it busy).
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
         foreach (var command in _commands.Values)
         {
             command.Dispose();
