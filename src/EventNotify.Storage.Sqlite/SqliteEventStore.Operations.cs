@@ -29,10 +29,32 @@ internal sealed partial class SqliteEventStore
         }, cancellationToken);
     }
 
-    private static bool InsertEvent(SqliteWriteSession s, NotificationEvent e)
+    /// <inheritdoc />
+    public ValueTask<bool> AppendRoutedAsync(NotificationEvent @event, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        ArgumentNullException.ThrowIfNull(deliveries);
+        return WriteAsync(s =>
+        {
+            // One write, so one transaction: the event is never visible without its deliveries.
+            if (!InsertEvent(s, @event, routed: true))
+            {
+                return false;
+            }
+
+            foreach (var d in deliveries)
+            {
+                InsertDelivery(s, d);
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    private static bool InsertEvent(SqliteWriteSession s, NotificationEvent e, bool routed = false)
     {
         var statement = s.Statement(InsertEventSql);
-        BindEvent(statement, e, routed: false);
+        BindEvent(statement, e, routed);
         return statement.Execute() == 1;
     }
 

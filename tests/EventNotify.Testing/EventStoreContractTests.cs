@@ -257,6 +257,50 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppendRoutedAsync_NewEvent_StoresItRoutedWithItsDeliveries()
+    {
+        var store = await NewStoreAsync();
+        var e = NewEvent("evt_1");
+        var d1 = NewDelivery("dlv_1", "evt_1", leasedUntil: T0.AddMinutes(5));
+        var d2 = NewDelivery("dlv_2", "evt_1", channel: "email", subscriptionId: null);
+
+        var added = await store.AppendRoutedAsync(e, [d1, d2]);
+
+        added.Should().BeTrue();
+        ShouldBeSameEvent(await store.GetEventAsync("evt_1"), e);
+        (await store.GetUnroutedEventsAsync(null, 10)).Should().BeEmpty("the event is stored routed: recovery must not route it again");
+        (await store.SaveRoutedAsync("evt_1", [NewDelivery("dlv_3", "evt_1")])).Should().BeFalse();
+        (await store.GetDeliveryAsync("dlv_1")).Should().Be(d1);
+        (await store.GetDeliveryAsync("dlv_2")).Should().Be(d2);
+        (await store.GetDeliveryAsync("dlv_3")).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task AppendRoutedAsync_ExistingId_ReturnsFalseAndStoresNoDelivery()
+    {
+        var store = await NewStoreAsync();
+        await store.AppendAsync(NewEvent("evt_1", type: "first.type"));
+
+        var added = await store.AppendRoutedAsync(NewEvent("evt_1", type: "second.type"), [NewDelivery("dlv_1", "evt_1")]);
+
+        added.Should().BeFalse();
+        (await store.GetEventAsync("evt_1"))!.Type.Should().Be("first.type");
+        (await store.GetDeliveryAsync("dlv_1")).Should().BeNull();
+        (await store.GetUnroutedEventsAsync(null, 10)).Should().ContainSingle("the first event is still waiting for its routing");
+    }
+
+    [Fact]
+    public async Task AppendRoutedAsync_ScheduledDelivery_IsDueAtItsTime()
+    {
+        var store = await NewStoreAsync();
+        await store.AppendRoutedAsync(NewEvent("evt_1"), [NewDelivery("dlv_1", "evt_1", nextAttemptAt: T0.AddMinutes(10))]);
+
+        (await store.ClaimDueDeliveriesAsync(T0, T0.AddMinutes(1), 10)).Should().BeEmpty();
+        (await store.ClaimDueDeliveriesAsync(T0.AddMinutes(10), T0.AddMinutes(11), 10)).Should().ContainSingle()
+            .Which.Event.Id.Should().Be("evt_1");
+    }
+
+    [Fact]
     public async Task SaveRoutedAsync_UnknownEvent_ReturnsFalseAndStoresNothing()
     {
         var store = await NewStoreAsync();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EventNotify.Diagnostics;
 
 namespace EventNotify;
 
@@ -15,11 +16,33 @@ internal sealed partial class EventNotifyEngine
         activity?.SetTag("eventnotify.event.type", e.Type);
         activity?.SetTag("eventnotify.event.id", e.Id);
 
-        var isNew = await _store.AppendAsync(e, cancellationToken).ConfigureAwait(false);
+        // Routed here, before the store sees the event, so the event and its deliveries are stored in one write (one
+        // commit on a durable store instead of two). If matching fails the event is stored unrouted and the router
+        // tries again (and after it, the recovery pass).
+        var routing = _routeAtPublish ? await TryRouteAtPublishAsync(e, cancellationToken).ConfigureAwait(false) : null;
+        bool isNew;
+        if (routing is null)
+        {
+            isNew = await _store.AppendAsync(e, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                isNew = await _store.AppendRoutedAsync(e, routing.Value.Deliveries, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Atomic: nothing of the event is stored. Recovery looks anyway, in case a store got that wrong.
+                Volatile.Write(ref _recoveryRequested, 1);
+                throw;
+            }
+        }
+
         _metrics.Published(!isNew);
         if (isNew)
         {
-            await EnqueueForRoutingAsync(e).ConfigureAwait(false);
+            await EnqueueForRoutingAsync(new RouteWork(e, routing)).ConfigureAwait(false);
         }
 
         return new PublishReceipt(e.Id, !isNew);
@@ -55,7 +78,7 @@ internal sealed partial class EventNotifyEngine
             _metrics.Published(!added[i]);
             if (added[i])
             {
-                await EnqueueForRoutingAsync(unique[i]).ConfigureAwait(false);
+                await EnqueueForRoutingAsync(new RouteWork(unique[i], null)).ConfigureAwait(false);
             }
         }
 
@@ -132,7 +155,20 @@ internal sealed partial class EventNotifyEngine
         }
     }
 
-    private async ValueTask EnqueueForRoutingAsync(NotificationEvent e)
+    private async ValueTask<Routing?> TryRouteAtPublishAsync(NotificationEvent e, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await BuildRoutingAsync(e, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.RoutingFailed(_logger, ex, e.Id);
+            return null;
+        }
+    }
+
+    private async ValueTask EnqueueForRoutingAsync(RouteWork e)
     {
         // The event is already accepted: this write must not be cancelled by the caller, or it would sit unrouted
         // until the next start. If the engine stopped meanwhile, it stays in the store and is recovered on start.

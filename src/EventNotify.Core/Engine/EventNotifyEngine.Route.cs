@@ -11,7 +11,7 @@ internal sealed partial class EventNotifyEngine
     private async Task RouteLoopAsync()
     {
         var reader = _routeQueue.Reader;
-        var batch = new List<NotificationEvent>(RouteBatchSize);
+        var batch = new List<RouteWork>(RouteBatchSize);
         var pending = new List<Task>(RouteBatchSize);
         try
         {
@@ -48,49 +48,71 @@ internal sealed partial class EventNotifyEngine
         }
     }
 
-    private async ValueTask RouteAsync(NotificationEvent e)
+    /// <summary>An event for the router: routed at publish (its deliveries are stored) or still to route (<see cref="Routing"/> is null).</summary>
+    private readonly record struct RouteWork(NotificationEvent Event, Routing? Routing);
+
+    /// <summary>The deliveries of one event, and when they are due.</summary>
+    private readonly record struct Routing(Delivery[] Deliveries, bool Scheduled, DateTimeOffset Due);
+
+    /// <summary>Matches the event's subscriptions and builds its deliveries (leased now unless scheduled for later).</summary>
+    private async ValueTask<Routing> BuildRoutingAsync(NotificationEvent e, CancellationToken cancellationToken)
     {
+        var subscriptions = await _subscriptions.MatchAsync(e.Type, e.TenantId, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var scheduled = e.NotBefore is { } nb && nb > now;
+        var due = scheduled ? e.NotBefore!.Value : now;
+        DateTimeOffset? lease = scheduled ? null : now + _options.LeaseDuration;
+
+        var deliveries = new Delivery[subscriptions.Count + e.Recipients.Count];
+        var n = 0;
+        foreach (var s in subscriptions)
+        {
+            deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.ForSubscription(e.Id, s.Id), now, due, lease);
+        }
+
+        foreach (var r in e.Recipients)
+        {
+            var id = Delivery.ForRecipient(e.Id, r);
+            if (Array.FindIndex(deliveries, 0, n, d => d.Id == id) < 0)
+            {
+                deliveries[n++] = NewDelivery(e, null, r.Channel, r.Address, id, now, due, lease);
+            }
+        }
+
+        if (n < deliveries.Length)
+        {
+            Array.Resize(ref deliveries, n);
+        }
+
+        return new Routing(deliveries, scheduled, due);
+    }
+
+    private async ValueTask RouteAsync(RouteWork work)
+    {
+        var e = work.Event;
         try
         {
-            var subscriptions = await _subscriptions.MatchAsync(e.Type, e.TenantId, _abort.Token).ConfigureAwait(false);
-            var now = _time.GetUtcNow();
-            var scheduled = e.NotBefore is { } nb && nb > now;
-            var due = scheduled ? e.NotBefore!.Value : now;
-            DateTimeOffset? lease = scheduled ? null : now + _options.LeaseDuration;
-
-            var deliveries = new Delivery[subscriptions.Count + e.Recipients.Count];
-            var n = 0;
-            foreach (var s in subscriptions)
+            Routing routing;
+            if (work.Routing is { } done)
             {
-                deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.ForSubscription(e.Id, s.Id), now, due, lease);
+                routing = done; // stored together with the event at publish
             }
-
-            foreach (var r in e.Recipients)
+            else
             {
-                var id = Delivery.ForRecipient(e.Id, r);
-                if (Array.FindIndex(deliveries, 0, n, d => d.Id == id) < 0)
+                routing = await BuildRoutingAsync(e, _abort.Token).ConfigureAwait(false);
+                if (!await _store.SaveRoutedAsync(e.Id, routing.Deliveries, _abort.Token).ConfigureAwait(false))
                 {
-                    deliveries[n++] = NewDelivery(e, null, r.Channel, r.Address, id, now, due, lease);
+                    return; // routed before (recovery raced with live traffic): its deliveries are already on their way.
                 }
             }
 
-            if (n < deliveries.Length)
+            if (routing.Scheduled)
             {
-                Array.Resize(ref deliveries, n);
-            }
-
-            if (!await _store.SaveRoutedAsync(e.Id, deliveries, _abort.Token).ConfigureAwait(false))
-            {
-                return; // routed before (recovery raced with live traffic): its deliveries are already on their way.
-            }
-
-            if (scheduled)
-            {
-                SignalDue(due);
+                SignalDue(routing.Due);
                 return;
             }
 
-            foreach (var d in deliveries)
+            foreach (var d in routing.Deliveries)
             {
                 await EnqueueDeliveryAsync(new DueDelivery(d, e), _abort.Token).ConfigureAwait(false);
             }
@@ -178,7 +200,7 @@ internal sealed partial class EventNotifyEngine
 
                 foreach (var e in page)
                 {
-                    await _routeQueue.Writer.WriteAsync(e, _abort.Token).ConfigureAwait(false);
+                    await _routeQueue.Writer.WriteAsync(new RouteWork(e, null), _abort.Token).ConfigureAwait(false);
                     recovered++;
                 }
 

@@ -30,12 +30,19 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private readonly ILogger _logger;
     private readonly EventNotifyMetrics _metrics;
     private readonly FrozenDictionary<string, ChannelPool> _pools;
-    private readonly Channel<NotificationEvent> _routeQueue;
+    private readonly Channel<RouteWork> _routeQueue;
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopScheduling = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly string _channelList;
     private readonly IDeliveryObserver[] _observers;
+
+    /// <summary>
+    /// Whether publishing routes the event and stores it with its deliveries in one write. Only for a store that
+    /// implements <see cref="IEventStore.AppendRoutedAsync"/> itself: the interface's default is two writes, and a
+    /// failure between them would report an accepted event as failed.
+    /// </summary>
+    private readonly bool _routeAtPublish;
 
     private int _state;
     private Task[] _routers = [];
@@ -59,6 +66,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         _observers = observers?.ToArray() ?? [];
         _options = options.Value;
         _store = store;
+        _routeAtPublish = StoresRoutedEventsAtomically(store);
         _subscriptions = subscriptions;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
@@ -82,7 +90,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
         _pools = pools.ToFrozenDictionary(StringComparer.Ordinal);
         _channelList = _pools.Count == 0 ? "(none)" : string.Join(", ", _pools.Keys.Order(StringComparer.Ordinal));
-        _routeQueue = Channel.CreateBounded<NotificationEvent>(new BoundedChannelOptions(_options.RouteQueueCapacity)
+        _routeQueue = Channel.CreateBounded<RouteWork>(new BoundedChannelOptions(_options.RouteQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = _options.RouterConcurrency == 1,
@@ -90,6 +98,13 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         });
 
         _metrics.ObserveQueues(ObserveQueues);
+    }
+
+    private static bool StoresRoutedEventsAtomically(IEventStore store)
+    {
+        var map = store.GetType().GetInterfaceMap(typeof(IEventStore));
+        var index = Array.FindIndex(map.InterfaceMethods, m => m.Name == nameof(IEventStore.AppendRoutedAsync));
+        return index >= 0 && map.TargetMethods[index].DeclaringType != typeof(IEventStore);
     }
 
     /// <summary>The channel names that have a notifier.</summary>

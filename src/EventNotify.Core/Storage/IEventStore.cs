@@ -15,6 +15,29 @@ public interface IEventStore
     ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Stores a new event as already routed together with its deliveries: what the engine does at publish, when it
+    /// routes the event before storing it. Returns <see langword="false"/> when an event with that id exists (nothing
+    /// changes). A durable store must do both in one transaction (one commit per published event instead of two).
+    /// </summary>
+    /// <remarks>
+    /// The default implementation is not atomic: it calls <see cref="AppendAsync"/>, then <see cref="SaveRoutedAsync"/>.
+    /// If the second call fails the event stays stored unrouted, and the engine's recovery pass routes it.
+    /// </remarks>
+    async ValueTask<bool> AppendRoutedAsync(NotificationEvent @event, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        ArgumentNullException.ThrowIfNull(deliveries);
+        if (!await AppendAsync(@event, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        // The event is accepted from here on: the routing must not be abandoned because the caller gave up.
+        await SaveRoutedAsync(@event.Id, deliveries, CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
     /// Marks an event routed and stores its deliveries, atomically. Returns <see langword="false"/> (and stores nothing)
     /// when the event was already routed.
     /// </summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -68,5 +69,141 @@ public sealed class StoreFailureTests
 
         await deliveredTask;
         notifier.Calls.Single().Event.Id.Should().Be(receipt.EventId);
+    }
+
+    /// <summary>
+    /// An in-memory store that implements <see cref="IEventStore.AppendRoutedAsync"/> itself (so the engine routes at
+    /// publish), counts which writes the engine used, and fails that write while <see cref="FailAppendRouted"/> is set.
+    /// </summary>
+    private sealed class AtomicStore : IEventStore
+    {
+        private readonly InMemoryEventStore _inner = new();
+
+        public volatile bool FailAppendRouted;
+        public int Appends;
+        public int AppendRouteds;
+        public int SaveRouteds;
+
+        public ValueTask<bool> AppendRoutedAsync(NotificationEvent @event, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref AppendRouteds);
+            if (FailAppendRouted)
+            {
+                throw new IOException("disk I/O error");
+            }
+
+            return ((IEventStore)_inner).AppendRoutedAsync(@event, deliveries, cancellationToken);
+        }
+
+        public ValueTask<bool> AppendAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Appends);
+            return _inner.AppendAsync(@event, cancellationToken);
+        }
+
+        public ValueTask<bool> SaveRoutedAsync(string eventId, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref SaveRouteds);
+            return _inner.SaveRoutedAsync(eventId, deliveries, cancellationToken);
+        }
+
+        public ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default) => _inner.AppendManyAsync(events, cancellationToken);
+        public ValueTask<int> AddDeliveriesAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default) => _inner.AddDeliveriesAsync(deliveries, cancellationToken);
+        public ValueTask<IReadOnlyList<NotificationEvent>> GetUnroutedEventsAsync(string? afterId, int max, CancellationToken cancellationToken = default) => _inner.GetUnroutedEventsAsync(afterId, max, cancellationToken);
+        public ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default) => _inner.ClaimDueDeliveriesAsync(now, leaseUntil, max, cancellationToken);
+        public ValueTask ReleaseAsync(IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken = default) => _inner.ReleaseAsync(deliveryIds, cancellationToken);
+        public ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default) => _inner.GetNextDueTimeAsync(cancellationToken);
+        public ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default) => _inner.RecordAttemptAsync(attempt, update, cancellationToken);
+        public ValueTask<bool> UpdateDeliveryAsync(string deliveryId, DeliveryUpdate update, CancellationToken cancellationToken = default) => _inner.UpdateDeliveryAsync(deliveryId, update, cancellationToken);
+        public ValueTask<NotificationEvent?> GetEventAsync(string eventId, CancellationToken cancellationToken = default) => _inner.GetEventAsync(eventId, cancellationToken);
+        public ValueTask<Delivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default) => _inner.GetDeliveryAsync(deliveryId, cancellationToken);
+        public ValueTask<IReadOnlyList<DeliveryAttempt>> GetAttemptsAsync(string deliveryId, CancellationToken cancellationToken = default) => _inner.GetAttemptsAsync(deliveryId, cancellationToken);
+        public ValueTask<IReadOnlyList<Delivery>> QueryDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default) => _inner.QueryDeliveriesAsync(query, cancellationToken);
+        public ValueTask<long> CountDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default) => _inner.CountDeliveriesAsync(query, cancellationToken);
+        public ValueTask<bool> RedeliverAsync(string deliveryId, DateTimeOffset now, CancellationToken cancellationToken = default) => _inner.RedeliverAsync(deliveryId, now, cancellationToken);
+        public ValueTask<IReadOnlyList<NotificationEvent>> GetEventsAsync(DateTimeOffset from, DateTimeOffset to, string? afterId, int max, CancellationToken cancellationToken = default) => _inner.GetEventsAsync(from, to, afterId, max, cancellationToken);
+        public ValueTask<int> PurgeAsync(DateTimeOffset completedBefore, CancellationToken cancellationToken = default) => _inner.PurgeAsync(completedBefore, cancellationToken);
+    }
+
+    /// <summary>Subscriptions in memory whose matching fails while <see cref="FailMatch"/> is set.</summary>
+    private sealed class FlakyMatchStore : ISubscriptionStore
+    {
+        private readonly InMemorySubscriptionStore _inner = new();
+
+        public volatile bool FailMatch;
+
+        public ValueTask<IReadOnlyList<Subscription>> MatchAsync(string eventType, string? tenantId, CancellationToken cancellationToken = default) =>
+            FailMatch ? throw new IOException("subscription database unreachable") : _inner.MatchAsync(eventType, tenantId, cancellationToken);
+
+        public ValueTask<Subscription> AddAsync(Subscription subscription, CancellationToken cancellationToken = default) => _inner.AddAsync(subscription, cancellationToken);
+        public ValueTask<Subscription> UpdateAsync(Subscription subscription, CancellationToken cancellationToken = default) => _inner.UpdateAsync(subscription, cancellationToken);
+        public ValueTask<bool> SetEnabledAsync(string id, bool enabled, string? reason = null, CancellationToken cancellationToken = default) => _inner.SetEnabledAsync(id, enabled, reason, cancellationToken);
+        public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken = default) => _inner.RemoveAsync(id, cancellationToken);
+        public ValueTask<Subscription?> GetAsync(string id, CancellationToken cancellationToken = default) => _inner.GetAsync(id, cancellationToken);
+        public ValueTask<IReadOnlyList<Subscription>> ListAsync(CancellationToken cancellationToken = default) => _inner.ListAsync(cancellationToken);
+    }
+
+    [Fact]
+    public async Task Publish_StoreWithAtomicAppendRouted_EventAndDeliveriesStoredInOneWrite()
+    {
+        var store = new AtomicStore();
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier).UseStore(_ => store));
+        await host.SubscribeAsync("test", "order.*");
+        await host.SubscribeAsync("test", "*");
+
+        var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+        var receipt = await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await delivered;
+
+        store.AppendRouteds.Should().Be(1);
+        store.Appends.Should().Be(0, "the event was not stored unrouted first");
+        store.SaveRouteds.Should().Be(0, "the deliveries were stored with the event, not by a second write");
+        notifier.Calls.Select(c => c.Event.Id).Should().Equal(receipt.EventId, receipt.EventId);
+        (await store.GetUnroutedEventsAsync(null, 10)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Publish_AtomicAppendRoutedFails_PublishThrowsNothingIsStoredAndTheNextEventIsDelivered()
+    {
+        var store = new AtomicStore { FailAppendRouted = true };
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier).UseStore(_ => store));
+        await host.SubscribeAsync("test", "*");
+
+        var failed = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_failed" });
+        await failed.Should().ThrowAsync<IOException>();
+        (await store.GetEventAsync("evt_failed")).Should().BeNull("a publish that threw stored nothing");
+
+        store.FailAppendRouted = false;
+        var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_ok" });
+        await delivered;
+        notifier.Calls.Select(c => c.Event.Id).Should().Equal("evt_ok");
+    }
+
+    [Fact]
+    public async Task Publish_MatchingFailsAtPublish_EventIsAcceptedAndRoutedByTheRouter()
+    {
+        var subscriptions = new FlakyMatchStore();
+        var store = new AtomicStore();
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b =>
+        {
+            b.AddNotifier(notifier).UseStore(_ => store);
+            b.Services.Replace(ServiceDescriptor.Singleton<ISubscriptionStore>(subscriptions));
+        });
+        await host.SubscribeAsync("test", "*");
+
+        subscriptions.FailMatch = true;
+        var accepted = host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_1" });
+        var receipt = await accepted;
+        subscriptions.FailMatch = false;
+
+        receipt.Duplicate.Should().BeFalse();
+        store.Appends.Should().Be(1, "without a routing the event is stored unrouted, as before routing at publish");
+        var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        await delivered;
+        notifier.Calls.Single().Event.Id.Should().Be("evt_1");
     }
 }

@@ -26,4 +26,31 @@ public sealed class DeliveryIdTests
     {
         Delivery.ForSubscription("evt_1", "push:dev-B").Should().NotBe(Delivery.ForRecipient("evt_1", new Recipient("push", "dev-B")));
     }
+
+    [Fact]
+    public void CreateId_GeneratedEventIds_SortByCreationTimeAndStayStable()
+    {
+        // Version 7 GUIDs at known times, one millisecond apart and a day apart, out of order.
+        var t0 = new DateTimeOffset(2026, 12, 3, 20, 0, 0, TimeSpan.Zero);
+        var times = new[] { t0.AddDays(1), t0, t0.AddMilliseconds(1), t0.AddHours(5) };
+        var events = times.Select(t => "evt_" + Guid.CreateVersion7(t).ToString("N")).ToArray();
+
+        var ids = events.Select(e => Delivery.ForSubscription(e, "sub_1")).ToArray();
+
+        ids.Should().OnlyContain(id => System.Text.RegularExpressions.Regex.IsMatch(id, "^dlv_[0-9a-hjkmnp-tv-z]{26}$"));
+        ids.Order(StringComparer.Ordinal).Should().Equal(ids[1], ids[2], ids[3], ids[0]);
+        ids.Should().Equal(events.Select(e => Delivery.ForSubscription(e, "sub_1")), "an id is a function of the event and target only");
+        Delivery.ForSubscription(events[1], "sub_2").Should().NotBe(ids[1]).And.StartWith(ids[1][..13], "same event time, other target: same time prefix, other hash");
+    }
+
+    [Fact]
+    public void CreateId_CallerChosenEventIds_AreHashedWhole()
+    {
+        // Ids that only look like generated ones (no version 7 marker) or are not hex get the full 128-bit hash.
+        var lookAlike = "evt_0190a1b2c3d40000000000000000000a";
+        var a = Delivery.ForSubscription(lookAlike, "sub_1");
+        var b = Delivery.ForSubscription(lookAlike.Replace("0190a1b2c3d4", "0190a1b2c3d5", StringComparison.Ordinal), "sub_1");
+
+        a[..14].Should().NotBe(b[..14], "without the version 7 marker the id is not read as a time");
+    }
 }
