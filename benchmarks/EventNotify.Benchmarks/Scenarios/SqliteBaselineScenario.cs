@@ -3,10 +3,11 @@ using Microsoft.Data.Sqlite;
 namespace EventNotify.Benchmarks.Scenarios;
 
 /// <summary>
-/// The durable limit: raw Microsoft.Data.Sqlite writing, for each event, an event row and a delivery row into a WAL
-/// database file (synchronous FULL, the SQLite store's default durability), in transactions of <see cref="BatchSize"/>
-/// events with prepared commands. No reads, no queue: what
-/// any SQLite-backed engine (ours, or Wolverine's durable inbox) can at best approach.
+/// The durable limit: raw Microsoft.Data.Sqlite writing, for each event, the event row and the delivery row the SQLite
+/// store writes (every column, same values) into a WAL database file with the store's own schema and indexes
+/// (<c>SqliteSchema</c>) and its default durability (synchronous FULL), in transactions of <see cref="BatchSize"/>
+/// events with prepared commands. No reads, no queue, no outcome recording: what any SQLite-backed engine (ours, or
+/// Wolverine's durable inbox) can at best approach on the same rows.
 /// </summary>
 internal sealed class SqliteBaselineScenario : IScenario
 {
@@ -21,35 +22,35 @@ internal sealed class SqliteBaselineScenario : IScenario
     {
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _path, Pooling = false }.ToString());
         await _connection.OpenAsync().ConfigureAwait(false);
-        await ExecuteAsync("""
-            PRAGMA journal_mode = WAL;
-            PRAGMA synchronous = FULL;
-            CREATE TABLE events (
-                id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, time INTEGER NOT NULL,
-                data BLOB NOT NULL, routed INTEGER NOT NULL);
-            CREATE TABLE deliveries (
-                id TEXT PRIMARY KEY, event_id TEXT NOT NULL, subscription_id TEXT, channel TEXT NOT NULL,
-                address TEXT NOT NULL, status INTEGER NOT NULL, attempts INTEGER NOT NULL,
-                next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL);
-            CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
-            """).ConfigureAwait(false);
+        await ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").ConfigureAwait(false);
+        foreach (var migration in EventNotify.Storage.Sqlite.SqliteSchema.Migrations)
+        {
+            await ExecuteAsync(migration).ConfigureAwait(false);
+        }
+
         return null;
     }
 
     public async Task RunAsync(int events)
     {
         var now = DateTimeOffset.UtcNow.UtcTicks;
+        var lease = now + TimeSpan.FromMinutes(5).Ticks;
         using var insertEvent = _connection.CreateCommand();
-        insertEvent.CommandText = "INSERT INTO events (id, type, source, time, data, routed) VALUES ($id, 'order.paid', 'urn:bench', $time, $data, 1)";
+        insertEvent.CommandText =
+            "INSERT INTO events (id, type, source, subject, time, data, content_type, recipients, not_before, tenant_id, extensions, routed) " +
+            "VALUES ($id, 'order.paid', 'urn:eventnotify', NULL, $time, $data, 'application/json', NULL, NULL, NULL, NULL, 1)";
         var eventId = insertEvent.Parameters.Add("$id", SqliteType.Text);
         var time = insertEvent.Parameters.Add("$time", SqliteType.Integer);
         var data = insertEvent.Parameters.Add("$data", SqliteType.Blob);
 
         using var insertDelivery = _connection.CreateCommand();
-        insertDelivery.CommandText = "INSERT INTO deliveries (id, event_id, subscription_id, channel, address, status, attempts, next_attempt_at, created_at) VALUES ($id, $event, 'sub_bench_0', 'bench', 'bench-0', 0, 0, $time, $time)";
+        insertDelivery.CommandText =
+            "INSERT INTO deliveries (id, event_id, event_type, subscription_id, channel, address, tenant_id, status, attempts, created_at, next_attempt_at, leased_until, completed_at, last_error, last_status_code) " +
+            "VALUES ($id, $event, 'order.paid', 'sub_bench_0', 'bench', 'bench-0', NULL, 0, 0, $time, $time, $lease, NULL, NULL, NULL)";
         var deliveryId = insertDelivery.Parameters.Add("$id", SqliteType.Text);
         var deliveryEvent = insertDelivery.Parameters.Add("$event", SqliteType.Text);
         var deliveryTime = insertDelivery.Parameters.Add("$time", SqliteType.Integer);
+        var deliveryLease = insertDelivery.Parameters.Add("$lease", SqliteType.Integer);
 
         var done = 0;
         while (done < events)
@@ -65,9 +66,10 @@ internal sealed class SqliteBaselineScenario : IScenario
                 time.Value = now;
                 data.Value = Payload.Utf8;
                 await insertEvent.ExecuteNonQueryAsync().ConfigureAwait(false);
-                deliveryId.Value = "dlv_" + id;
+                deliveryId.Value = Delivery.ForSubscription(id, "sub_bench_0"); // the id the engine gives it
                 deliveryEvent.Value = id;
                 deliveryTime.Value = now;
+                deliveryLease.Value = lease;
                 await insertDelivery.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
 
@@ -77,7 +79,6 @@ internal sealed class SqliteBaselineScenario : IScenario
     }
 
     public async Task CleanupAsync() => await ExecuteAsync("DELETE FROM deliveries; DELETE FROM events; PRAGMA wal_checkpoint(TRUNCATE);").ConfigureAwait(false);
-
     public async ValueTask DisposeAsync()
     {
         if (_connection is not null)
