@@ -238,12 +238,14 @@ internal sealed class WebhookNotifier : INotifier
             }
         }
 
-        using var timeout = new CancellationTokenSource(_options.Timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // One source for both the caller's token and this channel's own timeout (on the TimeProvider), instead of a
+        // timeout source plus a linked one per attempt.
+        using var linked = new CancellationTokenSource(_options.Timeout, _time);
+        using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), linked);
         var started = _time.GetTimestamp();
         try
         {
-            var client = _clients.CreateClient(HttpClientName);
+            var client = Client();
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
@@ -263,7 +265,7 @@ internal sealed class WebhookNotifier : INotifier
                 : $"Endpoint answered {status} {response.ReasonPhrase}.";
             return DeliveryResult.Transient(what, status, RetryAfter(response), text);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
             Log.Failed(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), error);
@@ -282,6 +284,30 @@ internal sealed class WebhookNotifier : INotifier
             return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
         }
     }
+
+    /// <summary>
+    /// The factory's client for this channel, taken again every <see cref="ClientRefresh"/>. A client per attempt cost
+    /// an allocation and a handler look-up each time; the factory's handler rotation still applies (the primary
+    /// handler's own PooledConnectionLifetime also renews connections, so DNS changes are followed).
+    /// </summary>
+    private HttpClient Client()
+    {
+        var cached = _client;
+        var now = _time.GetTimestamp();
+        if (cached is null || _time.GetElapsedTime(cached.Taken, now) >= ClientRefresh)
+        {
+            cached = new CachedClient(_clients.CreateClient(HttpClientName), now);
+            _client = cached;
+        }
+
+        return cached.Client;
+    }
+
+    private static readonly TimeSpan ClientRefresh = TimeSpan.FromSeconds(30);
+
+    private volatile CachedClient? _client;
+
+    private sealed record CachedClient(HttpClient Client, long Taken);
 
     private async ValueTask<string?> ReadStartAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -196,8 +196,10 @@ internal sealed class DeliveryWorker
             }
 
             // WaitAsync also bounds a notifier that ignores its token: the worker moves on, the send is abandoned.
+            // The attempt's token already fires at the timeout (CancelAfter above) and at the shutdown deadline (the
+            // registration in RunAsync), so waiting on it needs no second timer per attempt.
             sending = pending.AsTask();
-            return Checked(await sending.WaitAsync(timeout, _engine.Time, _engine.AbortToken).ConfigureAwait(false));
+            return Checked(await sending.WaitAsync(cts.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (_engine.AbortToken.IsCancellationRequested && sending is { IsCompletedSuccessfully: true })
         {
