@@ -219,13 +219,23 @@ internal sealed class WebhookNotifier : INotifier
         headers.TryAddWithoutValidation(WebhookVerifier.TimestampHeader, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
         if (secrets.Count > 0)
         {
-            var signatures = new StringBuilder();
-            foreach (var secret in secrets)
+            string signature;
+            if (secrets.Count == 1)
             {
-                signatures.Append(signatures.Length == 0 ? "" : " ").Append(secret.Sign(notification.DeliveryId, now, body));
+                signature = secrets[0].Sign(notification.DeliveryId, now, body); // the usual case: no rotation under way
+            }
+            else
+            {
+                var signatures = new StringBuilder();
+                foreach (var secret in secrets)
+                {
+                    signatures.Append(signatures.Length == 0 ? "" : " ").Append(secret.Sign(notification.DeliveryId, now, body));
+                }
+
+                signature = signatures.ToString();
             }
 
-            headers.TryAddWithoutValidation(WebhookVerifier.SignatureHeader, signatures.ToString());
+            headers.TryAddWithoutValidation(WebhookVerifier.SignatureHeader, signature);
         }
 
         headers.TryAddWithoutValidation("User-Agent", UserAgent);

@@ -17,8 +17,20 @@ internal static class WebhookPayload
 
     public static byte[] Build(NotificationEvent e, WebhookPayloadFormat format)
     {
-        var buffer = new ArrayBufferWriter<byte>(e.Data.Length + 512);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = false }))
+        // The buffer and writer are kept per thread and reset: only the exact-size body is allocated per attempt.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer;
+        if (writer is null)
+        {
+            writer = t_writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = false });
+        }
+        else
+        {
+            writer.Reset(buffer);
+        }
+
+        try
         {
             if (format == WebhookPayloadFormat.CloudEvents)
             {
@@ -28,10 +40,27 @@ internal static class WebhookPayload
             {
                 WriteStandardWebhook(writer, e);
             }
-        }
 
-        return buffer.WrittenSpan.ToArray();
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (buffer.Capacity > MaxKeptBuffer)
+            {
+                t_buffer = null; // an unusually large event: do not keep its buffer alive on this thread
+                t_writer = null;
+            }
+        }
     }
+
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
 
     private static void WriteStandardWebhook(Utf8JsonWriter w, NotificationEvent e)
     {

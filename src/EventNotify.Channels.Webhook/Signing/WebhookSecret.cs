@@ -111,6 +111,45 @@ internal static class WebhookSignature
     public static void Compute(ReadOnlySpan<byte> key, string id, long unixSeconds, ReadOnlySpan<byte> body, Span<byte> destination)
     {
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        Compute(hmac, id, unixSeconds, body, destination);
+    }
+
+    /// <summary>
+    /// As <see cref="Compute(ReadOnlySpan{byte}, string, long, ReadOnlySpan{byte}, Span{byte})"/> for a sender's key:
+    /// the HMAC context of the last key used on this thread is kept and reused (creating one per signature, which
+    /// sets up an OpenSSL context and the key schedule, cost more than hashing a typical payload).
+    /// </summary>
+    public static void Compute(byte[] key, string id, long unixSeconds, ReadOnlySpan<byte> body, Span<byte> destination)
+    {
+        if (!ReferenceEquals(t_key, key) || t_hmac is null)
+        {
+            t_hmac?.Dispose();
+            t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+            t_key = key;
+        }
+
+        try
+        {
+            Compute(t_hmac, id, unixSeconds, body, destination);
+        }
+        catch
+        {
+            // Never reuse a context left in an unknown state.
+            t_hmac.Dispose();
+            t_hmac = null;
+            throw;
+        }
+    }
+
+    [ThreadStatic]
+    private static byte[]? t_key;
+
+    [ThreadStatic]
+    private static IncrementalHash? t_hmac;
+
+    private static void Compute(IncrementalHash hmac, string id, long unixSeconds, ReadOnlySpan<byte> body, Span<byte> destination)
+    {
+        // GetHashAndReset below leaves the context ready for the next message with the same key.
         Span<byte> prefix = stackalloc byte[256];
         var maxPrefix = Encoding.UTF8.GetMaxByteCount(id.Length) + 22;
         var rented = maxPrefix <= prefix.Length ? null : new byte[maxPrefix];

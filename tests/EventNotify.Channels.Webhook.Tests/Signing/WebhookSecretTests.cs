@@ -90,4 +90,24 @@ public sealed class WebhookSecretTests
 
         secret.ToString().Should().NotContain("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").And.Contain("***");
     }
+
+    [Fact]
+    public void Sign_KeysAlternatingOnOneThread_EachSignatureMatchesAFreshHmac()
+    {
+        // Signing keeps the last key's HMAC context per thread: switching keys back and forth (rotation, several
+        // subscriptions on one worker) must never sign with a stale key or a half-reset context.
+        var a = WebhookSecret.Parse(WebhookSecret.Generate());
+        var b = WebhookSecret.Parse(WebhookSecret.Generate(64));
+        var secrets = new[] { a, b, a, a, b, TestSecret(), a };
+        for (var i = 0; i < secrets.Length; i++)
+        {
+            var body = Encoding.UTF8.GetBytes($$"""{"n":{{i}}}""");
+            var signature = secrets[i].Sign($"msg_{i}", VectorTime, body);
+
+            var expected = System.Security.Cryptography.HMACSHA256.HashData(secrets[i].Key.ToArray(), Encoding.UTF8.GetBytes($"msg_{i}.{VectorTime.ToUnixTimeSeconds()}.").Concat(body).ToArray());
+            signature.Should().Be("v1," + Convert.ToBase64String(expected), $"signature {i} uses its own key");
+        }
+
+        static WebhookSecret TestSecret() => WebhookSecret.Parse(TestWebhooks.VectorSecret);
+    }
 }
