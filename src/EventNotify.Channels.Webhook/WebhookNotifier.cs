@@ -73,7 +73,7 @@ internal sealed class WebhookNotifier : INotifier
     }
 
     /// <summary>Parses a subscription secret once (base64 decoding on every attempt is wasted work); bounded like <see cref="Resolve"/>.</summary>
-    private bool TryParseSecret(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WebhookSecret? parsed, out string? error)
+    private bool TryParseSecret(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WebhookSecret[]? parsed, out string? error)
     {
         error = null;
         if (_secrets.TryGetValue(value, out parsed))
@@ -81,7 +81,7 @@ internal sealed class WebhookNotifier : INotifier
             return true;
         }
 
-        if (!WebhookSecret.TryParse(value, out parsed, out error))
+        if (!WebhookSecret.TryParse(value, out var secret, out error))
         {
             return false;
         }
@@ -91,6 +91,7 @@ internal sealed class WebhookNotifier : INotifier
             _secrets.Clear();
         }
 
+        parsed = [secret];
         _secrets[value] = parsed;
         return true;
     }
@@ -98,7 +99,7 @@ internal sealed class WebhookNotifier : INotifier
     private const int MaxCached = 10_000;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Target> _targets = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WebhookSecret> _secrets = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WebhookSecret[]> _secrets = new(StringComparer.Ordinal);
 
     private sealed record Target(Uri? Uri, string? Refusal, string Key, string Circuit);
 
@@ -141,7 +142,7 @@ internal sealed class WebhookNotifier : INotifier
                 health.OpenFor);
         }
 
-        var result = await PostAsync(notification, uri!, secrets, now, cancellationToken).ConfigureAwait(false);
+        var result = await PostAsync(notification, uri!, endpoint, secrets, now, cancellationToken).ConfigureAwait(false);
         if (result.IsSuccess)
         {
             _health.RecordSuccess(circuit);
@@ -174,9 +175,14 @@ internal sealed class WebhookNotifier : INotifier
             response);
     }
 
-    private List<WebhookSecret> ActiveSecrets(Subscription? subscription, DateTimeOffset now, out string? error)
+    private IReadOnlyList<WebhookSecret> ActiveSecrets(Subscription? subscription, DateTimeOffset now, out string? error)
     {
         error = null;
+        if (subscription is { Secrets: [{ ExpiresAt: null } only] } && TryParseSecret(only.Value, out var single, out _))
+        {
+            return single; // the usual case: one secret, no rotation under way (a cached one-element array)
+        }
+
         var active = new List<WebhookSecret>(2);
         if (subscription is not null)
         {
@@ -194,7 +200,7 @@ internal sealed class WebhookNotifier : INotifier
                     return active;
                 }
 
-                active.Add(parsed);
+                active.Add(parsed[0]);
             }
         }
 
@@ -208,7 +214,7 @@ internal sealed class WebhookNotifier : INotifier
         return active;
     }
 
-    private async ValueTask<DeliveryResult> PostAsync(Notification notification, Uri uri, List<WebhookSecret> secrets, DateTimeOffset now, CancellationToken cancellationToken)
+    private async ValueTask<DeliveryResult> PostAsync(Notification notification, Uri uri, string endpoint, IReadOnlyList<WebhookSecret> secrets, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // Built once per attempt: these exact bytes are signed and sent.
         var body = WebhookPayload.Build(notification.Event, _options.PayloadFormat);
@@ -259,7 +265,7 @@ internal sealed class WebhookNotifier : INotifier
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
-            Log.Answered(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), status, _time.GetElapsedTime(started).TotalMilliseconds);
+            Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
             if (status is >= 200 and <= 299)
             {
                 return DeliveryResult.Success(statusCode: status, response: text);
@@ -278,7 +284,7 @@ internal sealed class WebhookNotifier : INotifier
         catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
-            Log.Failed(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), error);
+            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
             return DeliveryResult.Transient(error);
         }
         catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
@@ -290,7 +296,7 @@ internal sealed class WebhookNotifier : INotifier
         catch (HttpRequestException ex)
         {
             var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
-            Log.Failed(_logger, notification.DeliveryId, EndpointHealth.KeyOf(uri), error);
+            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
             return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
         }
     }

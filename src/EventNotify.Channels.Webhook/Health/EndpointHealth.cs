@@ -40,7 +40,14 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
     }
 
     /// <summary>Forgets past failures of <paramref name="endpoint"/>.</summary>
-    public void RecordSuccess(string endpoint) => _failing.TryRemove(endpoint, out _);
+    public void RecordSuccess(string endpoint)
+    {
+        // A healthy endpoint is not in the map: look (lock-free) before removing (which takes a bucket lock).
+        if (_failing.ContainsKey(endpoint))
+        {
+            _failing.TryRemove(endpoint, out _);
+        }
+    }
 
     /// <summary>Counts a failure of <paramref name="endpoint"/>; returns whether the circuit opened and whether the endpoint has failed for <see cref="WebhookOptions.DisableAfter"/>.</summary>
     public (bool Opened, bool GiveUp) RecordFailure(string endpoint)
