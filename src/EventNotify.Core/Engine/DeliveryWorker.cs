@@ -117,6 +117,8 @@ internal sealed class DeliveryWorker
                 return;
             }
 
+            // From here RecordOutcomeAsync ends the delivery's time in flight, whatever happens.
+            handedOff = true;
             var recording = _engine.RecordOutcomeAsync(_pool, d, result, startedAt, time.GetElapsedTime(started));
             if (recording.IsCompletedSuccessfully)
             {
@@ -126,7 +128,6 @@ internal sealed class DeliveryWorker
             // A durable store commits outcomes in groups; waiting for each commit before the next send would cap a
             // worker at one delivery per commit. The worker goes on while the outcome is written; the delivery stays
             // in flight (not claimable again) until it is recorded, and a crash before that re-sends it with the same id.
-            handedOff = true;
             TrackRecording(FinishRecordingAsync(recording, d.Id));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -171,10 +172,6 @@ internal sealed class DeliveryWorker
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Log.ProcessingFailed(_engine.Logger, ex, deliveryId);
-        }
-        finally
-        {
-            _engine.InFlightDone(deliveryId);
         }
     }
 

@@ -20,7 +20,12 @@ internal sealed partial class EventNotifyEngine
 
     internal void InFlightDone(string deliveryId) => _inFlight.TryRemove(deliveryId, out _);
 
-    /// <summary>Decides the delivery's next state from one attempt's result, and records both.</summary>
+    /// <summary>
+    /// Decides the delivery's next state from one attempt's result, and records both. Ends the delivery's time in
+    /// flight in this process (always, once): right after the store write, before anyone is told, because from then on
+    /// the scheduler may claim the retry, and a claim of a delivery still marked in flight is dropped (its lease would
+    /// then hold the retry back a whole lease period).
+    /// </summary>
     internal async ValueTask RecordOutcomeAsync(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset startedAt, TimeSpan duration)
     {
         var now = _time.GetUtcNow();
@@ -30,7 +35,24 @@ internal sealed partial class EventNotifyEngine
             return;
         }
 
+        DeliveryUpdate update;
+        DeliveryAttempt attempt;
         var attempts = d.Attempts + 1;
+        try
+        {
+            (update, attempt) = Decide(pool, d, result, startedAt, duration, now, attempts);
+            await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            InFlightDone(d.Id); // stored, or not (then the lease brings the delivery back later)
+        }
+
+        await AfterRecordedAsync(d, result, duration, now, attempts, update, attempt).ConfigureAwait(false);
+    }
+
+    private static (DeliveryUpdate Update, DeliveryAttempt Attempt) Decide(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset startedAt, TimeSpan duration, DateTimeOffset now, int attempts)
+    {
         DeliveryUpdate update;
         switch (result.Outcome)
         {
@@ -59,7 +81,11 @@ internal sealed partial class EventNotifyEngine
             ProviderMessageId = result.ProviderMessageId,
         };
 
-        await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+        return (update, attempt);
+    }
+
+    private async ValueTask AfterRecordedAsync(Delivery d, DeliveryResult result, TimeSpan duration, DateTimeOffset now, int attempts, DeliveryUpdate update, DeliveryAttempt attempt)
+    {
         _metrics.Attempt(d.Channel, result.Outcome, duration);
 
         switch (update.Status)
@@ -95,9 +121,20 @@ internal sealed partial class EventNotifyEngine
     /// </summary>
     private async ValueTask DeferAsync(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset now)
     {
-        var next = now + pool.Retry.GetDelay(Math.Max(1, d.Attempts), result.RetryAfter);
-        var update = new DeliveryUpdate(DeliveryStatus.Pending, d.Attempts, next, null, result.Error, d.LastStatusCode);
-        await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
+        // In flight until the store write, as in RecordOutcomeAsync (a throw before it releases too).
+        DateTimeOffset next;
+        DeliveryUpdate update;
+        try
+        {
+            next = now + pool.Retry.GetDelay(Math.Max(1, d.Attempts), result.RetryAfter);
+            update = new DeliveryUpdate(DeliveryStatus.Pending, d.Attempts, next, null, result.Error, d.LastStatusCode);
+            await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            InFlightDone(d.Id);
+        }
+
         Log.Deferred(_logger, d.Id, d.Channel, result.Error, next);
         SignalDue(next);
         Notify(d, update, null);

@@ -110,7 +110,20 @@ public sealed class StoreFailureTests
         public ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default) => _inner.AppendManyAsync(events, cancellationToken);
         public ValueTask<int> AddDeliveriesAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default) => _inner.AddDeliveriesAsync(deliveries, cancellationToken);
         public ValueTask<IReadOnlyList<NotificationEvent>> GetUnroutedEventsAsync(string? afterId, int max, CancellationToken cancellationToken = default) => _inner.GetUnroutedEventsAsync(afterId, max, cancellationToken);
-        public ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default) => _inner.ClaimDueDeliveriesAsync(now, leaseUntil, max, cancellationToken);
+        /// <summary>Set when a claim returned at least one delivery.</summary>
+        public TaskCompletionSource Claimed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default)
+        {
+            var claimed = await _inner.ClaimDueDeliveriesAsync(now, leaseUntil, max, cancellationToken);
+            if (claimed.Count > 0)
+            {
+                Claimed.TrySetResult();
+            }
+
+            return claimed;
+        }
+
         public ValueTask ReleaseAsync(IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken = default) => _inner.ReleaseAsync(deliveryIds, cancellationToken);
         public ValueTask<DateTimeOffset?> GetNextDueTimeAsync(CancellationToken cancellationToken = default) => _inner.GetNextDueTimeAsync(cancellationToken);
         public ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default) => _inner.RecordAttemptAsync(attempt, update, cancellationToken);
@@ -205,5 +218,59 @@ public sealed class StoreFailureTests
         var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
         await delivered;
         notifier.Calls.Single().Event.Id.Should().Be("evt_1");
+    }
+
+    /// <summary>
+    /// On the first retry scheduled, moves the clock past it and waits until the scheduler claimed it, all while the
+    /// worker is still inside its outcome report: the moment the field saw the scheduler drop a claimed retry.
+    /// </summary>
+    private sealed class ClaimWhileReportingObserver(FakeTimeProvider time, AtomicStore store) : IDeliveryObserver
+    {
+        private int _done;
+
+        /// <summary>Whether the claim came while the worker was held here; set when the worker moves on.</summary>
+        public TaskCompletionSource<bool> SawClaim { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void OnDeliveryUpdated(Delivery delivery, DeliveryAttempt? attempt)
+        {
+            if (delivery.Status == DeliveryStatus.Pending && attempt is not null && Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                time.Advance(TimeSpan.FromSeconds(2));
+                SawClaim.TrySetResult(store.Claimed.Task.Wait(TimeSpan.FromSeconds(10)));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RetryClaimedWhileTheWorkerStillReportsTheFailure_IsSentWithoutWaitingForTheLease()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        var store = new AtomicStore();
+        var observer = new ClaimWhileReportingObserver(time, store);
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = (n, _) => ValueTask.FromResult(n.Delivery.Attempts == 0 ? DeliveryResult.Transient("503 Service Unavailable", 503) : DeliveryResult.Success()),
+        };
+        await using var host = await EngineHost.StartAsync(
+            b =>
+            {
+                b.AddNotifier(notifier).UseStore(_ => store);
+                b.Services.AddSingleton<IDeliveryObserver>(observer);
+            },
+            o =>
+            {
+                o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
+                o.PollInterval = TimeSpan.FromMinutes(10);
+            },
+            time);
+        await host.SubscribeAsync("test", "*");
+
+        var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, TimeSpan.FromSeconds(20));
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+
+        // The clock does not move again: a dropped claim would leave the retry leased for LeaseDuration (5 min).
+        await delivered;
+        (await observer.SawClaim.Task.WaitAsync(TimeSpan.FromSeconds(20))).Should().BeTrue("the scheduler claimed the retry while the worker was still reporting the failure");
+        notifier.Calls.Should().HaveCount(2);
     }
 }

@@ -18,9 +18,9 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     private const int Kills = 12;
     private const int ChildConcurrency = 8; // EventNotify.CrashHost's CrashSettings.Concurrency
 
-    // A worker may have sent one delivery and still be waiting on up to 8 earlier outcomes to commit (the engine's
+    // A worker may have sent one delivery and still be waiting on up to 32 earlier outcomes to commit (the engine's
     // DeliveryWorker.MaxOutstandingRecordings): all of those are "in flight" at a kill and are sent again.
-    private const int InFlightPerWorker = 1 + 8;
+    private const int InFlightPerWorker = 1 + 32;
     private const string SubscriptionId = "sub_crash";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan FinishTimeout = TimeSpan.FromSeconds(90);
