@@ -9,10 +9,11 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// <summary>
 /// WolverineFx 6.64 with its SQLite message store (WolverineFx.Sqlite): publish → durable local queue → handler. The
 /// message is persisted in Wolverine's inbox before the handler runs and marked handled after, the durable
-/// counterpart of <c>engine-sqlite</c>; published from the same number of concurrent publishers.
+/// counterpart of <c>engine-sqlite</c>; published from concurrent publishers (see <see cref="Publishers"/>).
 /// </summary>
 internal sealed class WolverineSqliteScenario : IScenario
 {
+    // 64, not engine-sqlite's 256: Wolverine measured faster with 64 (9.3/9.2 k vs 7.1/8.5 k events/s with 256).
     private const int Publishers = 64;
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"eventnotify-bench-wolverine-{Guid.NewGuid():N}.db");
     private IHost? _host;
