@@ -26,9 +26,12 @@ internal sealed class SqliteStatement : IDisposable
     /// <summary>Binds parameter <c>?<paramref name="index"/></c> to a text value, or NULL.</summary>
     public SqliteStatement Text(int index, string? value)
     {
-        // An empty span has no address: SQLite would read that as NULL, so "" is bound through the string overload.
+        // UTF-16 goes to SQLite as is (it converts natively), except: an empty span has no address, which SQLite would
+        // read as NULL; and SQLite's converter pairs a lone surrogate with whatever follows it (a truncated error text
+        // can end in half a pair). Those go through the string overload, which encodes with Encoding.UTF8 (a lone
+        // surrogate becomes U+FFFD), as SqliteCommand did.
         var rc = value is null ? raw.sqlite3_bind_null(_statement, index)
-            : value.Length == 0 ? raw.sqlite3_bind_text(_statement, index, string.Empty)
+            : value.Length == 0 || value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0 ? raw.sqlite3_bind_text(_statement, index, value)
             : raw.sqlite3_bind_text16(_statement, index, value.AsSpan());
         return Check(rc);
     }

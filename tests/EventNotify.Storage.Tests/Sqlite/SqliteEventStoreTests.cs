@@ -87,6 +87,36 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
 
     // ---- open and recovery ----
 
+    // By index: xunit serialises theory data, which would replace a lone surrogate before the test sees it.
+    private static readonly string[] SurrogateTexts = ["a\uD800b", "a\uDC00bc", "ab\uD800", "pair \uD83D\uDE00 ok"];
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Append_TextWithLoneSurrogates_StoredAsUtf8WithReplacementCharactersAndNothingElseChanged(int which)
+    {
+        var text = SurrogateTexts[which];
+        // Subject, source and error texts are not checked for lone surrogates (a truncated error can end in half a
+        // pair): each lone one must become U+FFFD, and the characters after it must survive.
+        var store = await OpenAsync(DbPath());
+        var e = Event("evt_surrogate") with { Subject = text, Source = "urn:" + text };
+        (await store.AppendAsync(e)).Should().BeTrue();
+        await store.SaveRoutedAsync("evt_surrogate", [Delivery("dlv_s", "evt_surrogate")]);
+        var attempt = new DeliveryAttempt { DeliveryId = "dlv_s", AttemptNumber = 1, StartedAt = T0, Outcome = AttemptOutcome.TransientFailure, Error = text, Response = text };
+        await store.RecordAttemptAsync(attempt, new DeliveryUpdate(DeliveryStatus.Pending, 1, T0.AddMinutes(1), null, text, 503));
+
+        var expected = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
+        var back = await store.GetEventAsync("evt_surrogate");
+        back!.Subject.Should().Be(expected);
+        back.Source.Should().Be("urn:" + expected);
+        (await store.GetDeliveryAsync("dlv_s"))!.LastError.Should().Be(expected);
+        var stored = (await store.GetAttemptsAsync("dlv_s")).Single();
+        stored.Error.Should().Be(expected);
+        stored.Response.Should().Be(expected);
+    }
+
     [Fact]
     public async Task OpenAsync_NewFile_CreatesTheSchemaVersionInWalMode()
     {
