@@ -20,6 +20,9 @@ internal sealed partial class EventNotifyEngine
 
     internal void InFlightDone(string deliveryId) => _inFlight.TryRemove(deliveryId, out _);
 
+    /// <summary>How many deliveries wait in <paramref name="channel"/>'s queue (tests).</summary>
+    internal int QueueDepth(string channel) => _pools[channel].QueueDepth;
+
     /// <summary>
     /// Decides the delivery's next state from one attempt's result, and records both. Ends the delivery's time in
     /// flight in this process (always, once): right after the store write, before anyone is told, because from then on

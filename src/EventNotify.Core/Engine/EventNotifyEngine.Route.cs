@@ -145,13 +145,14 @@ internal sealed partial class EventNotifyEngine
     };
 
     /// <summary>Hands a leased delivery to its channel's workers, waiting for room (back-pressure).</summary>
-    private async ValueTask EnqueueDeliveryAsync(DueDelivery item, CancellationToken cancellationToken)
-    {
-        if (!_inFlight.TryAdd(item.Delivery.Id, 0))
-        {
-            return; // already queued or being sent in this process
-        }
+    private ValueTask EnqueueDeliveryAsync(DueDelivery item, CancellationToken cancellationToken) =>
+        _inFlight.TryAdd(item.Delivery.Id, 0)
+            ? EnqueueTakenAsync(item, cancellationToken)
+            : ValueTask.CompletedTask; // already queued or being sent in this process
 
+    /// <summary>As <see cref="EnqueueDeliveryAsync"/> for a delivery the caller already put in flight.</summary>
+    private async ValueTask EnqueueTakenAsync(DueDelivery item, CancellationToken cancellationToken)
+    {
         if (!_pools.TryGetValue(item.Delivery.Channel, out var pool))
         {
             await CompleteWithoutNotifierAsync(item.Delivery).ConfigureAwait(false);

@@ -78,16 +78,35 @@ internal sealed partial class EventNotifyEngine
             {
                 var now = _time.GetUtcNow();
                 var due = await _store.ClaimDueDeliveriesAsync(now, now + _options.LeaseDuration, _options.ClaimBatchSize, ct).ConfigureAwait(false);
-                for (var i = 0; i < due.Count; i++)
+
+                // Take every claimed delivery into "in flight" now, before waiting for queue room. One already in flight
+                // here (its lease ran out while it waited in a queue) stays with the copy that has it: this claim only
+                // renewed its lease. Checking later, after the wait, let that copy finish meanwhile and the claim's
+                // stale copy be sent a second time.
+                var taken = new List<DueDelivery>(due.Count);
+                foreach (var item in due)
+                {
+                    if (_inFlight.TryAdd(item.Delivery.Id, 0))
+                    {
+                        taken.Add(item);
+                    }
+                }
+
+                for (var i = 0; i < taken.Count; i++)
                 {
                     try
                     {
-                        await EnqueueDeliveryAsync(due[i], ct).ConfigureAwait(false);
+                        await EnqueueTakenAsync(taken[i], ct).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
                         // Stopping while waiting for room: give the rest of the batch back unattempted.
-                        var rest = due.Skip(i).Select(d => d.Delivery.Id).Where(id => !_inFlight.ContainsKey(id)).ToArray();
+                        var rest = taken.Skip(i).Select(d => d.Delivery.Id).ToArray();
+                        foreach (var id in rest)
+                        {
+                            _inFlight.TryRemove(id, out _);
+                        }
+
                         await _store.ReleaseAsync(rest, CancellationToken.None).ConfigureAwait(false);
                         throw;
                     }

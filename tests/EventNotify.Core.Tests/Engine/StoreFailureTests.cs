@@ -113,9 +113,17 @@ public sealed class StoreFailureTests
         /// <summary>Set when a claim returned at least one delivery.</summary>
         public TaskCompletionSource Claimed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Rewrites what a claim returns (e.g. adds a delivery whose lease ran out), once it returned something.</summary>
+        public Func<IReadOnlyList<DueDelivery>, IReadOnlyList<DueDelivery>>? OnClaim { get; set; }
+
         public async ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default)
         {
             var claimed = await _inner.ClaimDueDeliveriesAsync(now, leaseUntil, max, cancellationToken);
+            if (claimed.Count > 0 && OnClaim is { } rewrite)
+            {
+                claimed = rewrite(claimed);
+            }
+
             if (claimed.Count > 0)
             {
                 Claimed.TrySetResult();
@@ -272,5 +280,68 @@ public sealed class StoreFailureTests
         await delivered;
         (await observer.SawClaim.Task.WaitAsync(TimeSpan.FromSeconds(20))).Should().BeTrue("the scheduler claimed the retry while the worker was still reporting the failure");
         notifier.Calls.Should().HaveCount(2);
+    }
+
+    [Fact]
+    public async Task ClaimReturnsADeliveryStillBeingSentHere_ItIsNotSentAgainWhenThatSendCompletes()
+    {
+        // One worker, one queue slot. X failed once and its retry is due; Z is being sent (held by a gate) and Y waits
+        // in the slot. The claim for X also returns Z, as a store does once Z's lease ran out. X must wait for room;
+        // meanwhile Z's send completes. The claim's copy of Z is stale and must never be sent.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        var store = new AtomicStore();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var zStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DueDelivery? zCopy = null;
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = async (n, _) =>
+            {
+                if (n.Event.Id == "evt_x" && n.Delivery.Attempts == 0)
+                {
+                    return DeliveryResult.Transient("503 Service Unavailable", 503);
+                }
+
+                if (n.Event.Id == "evt_z")
+                {
+                    zCopy = new DueDelivery(n.Delivery, n.Event);
+                    zStarted.TrySetResult();
+                    await gate.Task;
+                }
+
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(
+            b => b.AddNotifier(notifier).UseStore(_ => store),
+            o =>
+            {
+                o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
+                o.PollInterval = TimeSpan.FromMinutes(10);
+                o.Concurrency = 1;
+                o.DeliveryQueueCapacity = 1;
+            },
+            time);
+        await host.SubscribeAsync("test", "*");
+        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_x" });
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_z" });
+        await zStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_y" });
+        SpinWait.SpinUntil(() => engine.QueueDepth("test") == 1, TimeSpan.FromSeconds(10)).Should().BeTrue("Y waits in the queue");
+
+        store.OnClaim = claimed => [.. claimed, zCopy!.Value];
+        time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
+        await store.Claimed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        gate.SetResult();
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3);
+
+        // A later event goes through the same queue: a second copy of Z would be sent before it.
+        store.OnClaim = null;
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_w" });
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 4);
+        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_y", "evt_x", "evt_w"], "each delivery is sent once (X twice: its failure and its retry)");
     }
 }
