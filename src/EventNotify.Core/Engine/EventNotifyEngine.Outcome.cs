@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using EventNotify.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -19,6 +20,24 @@ internal sealed partial class EventNotifyEngine
     internal Func<double>? Randomizer { get; set; }
 
     internal void InFlightDone(string deliveryId) => _inFlight.TryRemove(deliveryId, out _);
+
+    /// <summary>
+    /// Non-zero while the scheduler claims due deliveries and takes them into "in flight". Outcomes stored meanwhile
+    /// are noted in <see cref="_storedDuringClaim"/>: the claim may have read those deliveries before the outcome was
+    /// written, and such a stale copy must not be sent (see ScheduleLoopAsync). Outside claims this costs one read.
+    /// </summary>
+    private int _claiming;
+
+    private readonly ConcurrentDictionary<string, byte> _storedDuringClaim = new(StringComparer.Ordinal);
+
+    /// <summary>Called after a delivery's new state is stored and before it leaves "in flight".</summary>
+    private void NoteStored(string deliveryId)
+    {
+        if (Volatile.Read(ref _claiming) != 0)
+        {
+            _storedDuringClaim[deliveryId] = 0;
+        }
+    }
 
     /// <summary>How many deliveries wait in <paramref name="channel"/>'s queue (tests).</summary>
     internal int QueueDepth(string channel) => _pools[channel].QueueDepth;
@@ -45,6 +64,7 @@ internal sealed partial class EventNotifyEngine
         {
             (update, attempt) = Decide(pool, d, result, startedAt, duration, now, attempts);
             await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+            NoteStored(d.Id);
         }
         finally
         {
@@ -132,6 +152,7 @@ internal sealed partial class EventNotifyEngine
             next = now + pool.Retry.GetDelay(Math.Max(1, d.Attempts), result.RetryAfter);
             update = new DeliveryUpdate(DeliveryStatus.Pending, d.Attempts, next, null, result.Error, d.LastStatusCode);
             await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
+            NoteStored(d.Id);
         }
         finally
         {

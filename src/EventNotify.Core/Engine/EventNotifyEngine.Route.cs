@@ -112,9 +112,25 @@ internal sealed partial class EventNotifyEngine
                 return;
             }
 
+            var now = _time.GetUtcNow();
+            var expired = false;
             foreach (var d in routing.Deliveries)
             {
+                if (work.Routing is not null && d.LeasedUntil is { } lease && lease <= now)
+                {
+                    // Routed at publish, and the lease taken then ran out while the event waited in the route queue:
+                    // the scheduler may already have claimed, sent and recorded it. It is due in the store, and the
+                    // scheduler takes it from there with its current state (this copy could send it a second time).
+                    expired = true;
+                    continue;
+                }
+
                 await EnqueueDeliveryAsync(new DueDelivery(d, e), _abort.Token).ConfigureAwait(false);
+            }
+
+            if (expired)
+            {
+                SignalDue(now);
             }
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)

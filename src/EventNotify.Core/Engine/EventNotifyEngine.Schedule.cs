@@ -77,19 +77,45 @@ internal sealed partial class EventNotifyEngine
             try
             {
                 var now = _time.GetUtcNow();
-                var due = await _store.ClaimDueDeliveriesAsync(now, now + _options.LeaseDuration, _options.ClaimBatchSize, ct).ConfigureAwait(false);
-
-                // Take every claimed delivery into "in flight" now, before waiting for queue room. One already in flight
-                // here (its lease ran out while it waited in a queue) stays with the copy that has it: this claim only
-                // renewed its lease. Checking later, after the wait, let that copy finish meanwhile and the claim's
-                // stale copy be sent a second time.
-                var taken = new List<DueDelivery>(due.Count);
-                foreach (var item in due)
+                _storedDuringClaim.Clear();
+                Volatile.Write(ref _claiming, 1);
+                IReadOnlyList<DueDelivery> due;
+                var taken = new List<DueDelivery>();
+                List<string>? stale = null;
+                try
                 {
-                    if (_inFlight.TryAdd(item.Delivery.Id, 0))
+                    due = await _store.ClaimDueDeliveriesAsync(now, now + _options.LeaseDuration, _options.ClaimBatchSize, ct).ConfigureAwait(false);
+
+                    // Take every claimed delivery into "in flight" now, before waiting for queue room. One already in
+                    // flight here (its lease ran out while it waited in a queue or was sent) stays with the copy that
+                    // has it: this claim only renewed its lease. One whose outcome was stored while this claim ran may
+                    // have been read before that write: the copy is stale, so it is given back and claimed afresh.
+                    foreach (var item in due)
                     {
+                        var id = item.Delivery.Id;
+                        if (!_inFlight.TryAdd(id, 0))
+                        {
+                            continue;
+                        }
+
+                        if (_storedDuringClaim.ContainsKey(id))
+                        {
+                            _inFlight.TryRemove(id, out _);
+                            (stale ??= []).Add(id);
+                            continue;
+                        }
+
                         taken.Add(item);
                     }
+                }
+                finally
+                {
+                    Volatile.Write(ref _claiming, 0);
+                }
+
+                if (stale is not null)
+                {
+                    await _store.ReleaseAsync(stale, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 for (var i = 0; i < taken.Count; i++)
@@ -112,9 +138,9 @@ internal sealed partial class EventNotifyEngine
                     }
                 }
 
-                if (due.Count >= _options.ClaimBatchSize)
+                if (due.Count >= _options.ClaimBatchSize || stale is not null)
                 {
-                    continue; // more may be due right now
+                    continue; // more may be due right now (a stale copy given back is due again at once)
                 }
 
                 var wake = now + _options.PollInterval;

@@ -344,4 +344,65 @@ public sealed class StoreFailureTests
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 4);
         notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_y", "evt_x", "evt_w"], "each delivery is sent once (X twice: its failure and its retry)");
     }
+
+    [Fact]
+    public async Task OutcomeStoredWhileAClaimRuns_TheClaimsStaleCopyIsNotSent()
+    {
+        // The claim reads Z while Z is being sent here; Z's success is stored before the scheduler takes what the claim
+        // returned (the claim's commit can take that long). The claim's copy of Z predates that outcome: not sent.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        var store = new AtomicStore();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var zStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DueDelivery? zCopy = null;
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = async (n, _) =>
+            {
+                if (n.Event.Id == "evt_x" && n.Delivery.Attempts == 0)
+                {
+                    return DeliveryResult.Transient("503 Service Unavailable", 503);
+                }
+
+                if (n.Event.Id == "evt_z")
+                {
+                    zCopy = new DueDelivery(n.Delivery, n.Event);
+                    zStarted.TrySetResult();
+                    await gate.Task;
+                }
+
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(
+            b => b.AddNotifier(notifier).UseStore(_ => store),
+            o =>
+            {
+                o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
+                o.PollInterval = TimeSpan.FromMinutes(10);
+            },
+            time);
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_x" });
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_z" });
+        await zStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        store.OnClaim = claimed =>
+        {
+            // Between the claim's read and its return, Z's send completes and its success is stored.
+            gate.SetResult();
+            host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1).Wait(TimeSpan.FromSeconds(10)).Should().BeTrue();
+            return [.. claimed, zCopy!.Value];
+        };
+        time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+
+        store.OnClaim = null;
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_w" });
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3);
+        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_x", "evt_w"], "Z is sent once");
+        (await store.GetDeliveryAsync(zCopy!.Value.Delivery.Id))!.Status.Should().Be(DeliveryStatus.Succeeded);
+    }
 }

@@ -219,4 +219,43 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2000, Timeout);
         notifier.Calls.Select(c => c.Event.Id).Should().OnlyHaveUniqueItems().And.BeEquivalentTo(acknowledged);
     }
+
+    [Fact]
+    public async Task BacklogLongerThanTheLease_EveryDeliverySentOnce()
+    {
+        // Routed at publish, a delivery is leased from then on. Here the backlog (one worker, one queue slot, ~5 ms per
+        // send, 300 events published at once) outlasts the 300 ms lease, so the scheduler claims deliveries that are
+        // still queued, being sent, or waiting in the route queue. Each must still be sent exactly once.
+        var path = _folder.File("backlog.db");
+        var notifier = new RecordingNotifier("slow")
+        {
+            Behaviour = async (_, ct) =>
+            {
+                await Task.Delay(5, ct); // the send itself takes this long (not a wait for anything)
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(
+            b => b.UseSqlite($"Data Source={path}").AddNotifier(notifier).AddSubscription(Subscription("slow")),
+            o =>
+            {
+                o.AttemptTimeout = TimeSpan.FromMilliseconds(200);
+                o.LeaseDuration = TimeSpan.FromMilliseconds(300);
+                o.DeliveryQueueCapacity = 1;
+                o.Channel("slow").Concurrency = 1;
+            });
+        const int Events = 300;
+        await Task.WhenAll(Enumerable.Range(0, Events).Select(i =>
+            host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = $"evt_backlog_{i:D3}" }).AsTask()));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, Events, Timeout);
+
+        // The marker is routed after every earlier event; a second copy from the router would be queued before it.
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_backlog_marker" });
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, Events + 1, Timeout);
+
+        var sent = notifier.Calls.Select(c => c.DeliveryId).ToList();
+        output.WriteLine($"{sent.Count} sends for {sent.Distinct().Count()} deliveries");
+        sent.Should().OnlyHaveUniqueItems("no delivery is sent twice by one process");
+        sent.Should().HaveCount(Events + 1);
+    }
 }
