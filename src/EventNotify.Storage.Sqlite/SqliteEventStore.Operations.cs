@@ -51,6 +51,35 @@ internal sealed partial class SqliteEventStore
         }, cancellationToken);
     }
 
+    /// <inheritdoc />
+    public ValueTask<bool[]> AppendRoutedManyAsync(IReadOnlyList<NotificationEvent> events, IReadOnlyList<IReadOnlyList<Delivery>> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(deliveries);
+        if (deliveries.Count != events.Count)
+        {
+            throw new ArgumentException($"deliveries has {deliveries.Count} lists for {events.Count} events: one list per event.", nameof(deliveries));
+        }
+
+        return WriteAsync(s =>
+        {
+            var result = new bool[events.Count];
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = InsertEvent(s, events[i], routed: true);
+                if (result[i])
+                {
+                    foreach (var d in deliveries[i])
+                    {
+                        InsertDelivery(s, d);
+                    }
+                }
+            }
+
+            return result;
+        }, cancellationToken);
+    }
+
     private static bool InsertEvent(SqliteWriteSession s, NotificationEvent e, bool routed = false)
     {
         var statement = s.Statement(InsertEventSql);

@@ -301,6 +301,36 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppendRoutedManyAsync_NewAndExisting_StoresOnlyTheNewOnesWithTheirDeliveries()
+    {
+        var store = await NewStoreAsync();
+        await store.AppendAsync(NewEvent("evt_old", type: "first.type"));
+
+        var added = await store.AppendRoutedManyAsync(
+            [NewEvent("evt_a"), NewEvent("evt_old", type: "second.type"), NewEvent("evt_b")],
+            [[NewDelivery("dlv_a1", "evt_a"), NewDelivery("dlv_a2", "evt_a", channel: "email")], [NewDelivery("dlv_old", "evt_old")], []]);
+
+        added.Should().Equal(true, false, true);
+        (await store.GetDeliveryAsync("dlv_a1")).Should().NotBeNull();
+        (await store.GetDeliveryAsync("dlv_a2")).Should().NotBeNull();
+        (await store.GetDeliveryAsync("dlv_old")).Should().BeNull("an existing event changes nothing, its deliveries included");
+        (await store.GetEventAsync("evt_old"))!.Type.Should().Be("first.type");
+        (await store.GetEventAsync("evt_b")).Should().NotBeNull();
+        (await store.GetUnroutedEventsAsync(null, 10)).Select(e => e.Id).Should().Equal(["evt_old"], "the new events are stored routed");
+    }
+
+    [Fact]
+    public async Task AppendRoutedManyAsync_ListsOfDifferentLength_ThrowsAndStoresNothing()
+    {
+        var store = await NewStoreAsync();
+
+        var act = async () => await store.AppendRoutedManyAsync([NewEvent("evt_a"), NewEvent("evt_b")], [[NewDelivery("dlv_a", "evt_a")]]);
+
+        (await act.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("deliveries");
+        (await store.GetEventAsync("evt_a")).Should().BeNull();
+    }
+
+    [Fact]
     public async Task SaveRoutedAsync_UnknownEvent_ReturnsFalseAndStoresNothing()
     {
         var store = await NewStoreAsync();

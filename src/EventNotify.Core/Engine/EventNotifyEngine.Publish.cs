@@ -70,7 +70,27 @@ internal sealed partial class EventNotifyEngine
 
         ThrowIfNotAccepting();
         await WaitForRoomAsync(Math.Min(unique.Count, _options.RouteQueueCapacity), cancellationToken).ConfigureAwait(false);
-        var added = await _store.AppendManyAsync(unique, cancellationToken).ConfigureAwait(false);
+        // As PublishAsync: routed here and stored with their deliveries in one write when the store can; if matching
+        // fails for any event, the batch is stored unrouted and the router routes it.
+        var routings = _routeManyAtPublish ? await TryRouteAllAtPublishAsync(unique, cancellationToken).ConfigureAwait(false) : null;
+        bool[] added;
+        if (routings is null)
+        {
+            added = await _store.AppendManyAsync(unique, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                added = await _store.AppendRoutedManyAsync(unique, routings.Select(r => (IReadOnlyList<Delivery>)r.Deliveries).ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Volatile.Write(ref _recoveryRequested, 1);
+                throw;
+            }
+        }
+
         var isNew = new Dictionary<string, bool>(unique.Count, StringComparer.Ordinal);
         for (var i = 0; i < unique.Count; i++)
         {
@@ -78,7 +98,7 @@ internal sealed partial class EventNotifyEngine
             _metrics.Published(!added[i]);
             if (added[i])
             {
-                await EnqueueForRoutingAsync(new RouteWork(unique[i], null)).ConfigureAwait(false);
+                await EnqueueForRoutingAsync(new RouteWork(unique[i], routings?[i])).ConfigureAwait(false);
             }
         }
 
@@ -166,6 +186,22 @@ internal sealed partial class EventNotifyEngine
             Log.RoutingFailed(_logger, ex, e.Id);
             return null;
         }
+    }
+
+    private async ValueTask<Routing[]?> TryRouteAllAtPublishAsync(List<NotificationEvent> events, CancellationToken cancellationToken)
+    {
+        var routings = new Routing[events.Count];
+        for (var i = 0; i < routings.Length; i++)
+        {
+            if (await TryRouteAtPublishAsync(events[i], cancellationToken).ConfigureAwait(false) is not { } routing)
+            {
+                return null;
+            }
+
+            routings[i] = routing;
+        }
+
+        return routings;
     }
 
     private async ValueTask EnqueueForRoutingAsync(RouteWork e)

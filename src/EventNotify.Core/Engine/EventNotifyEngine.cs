@@ -44,6 +44,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     /// </summary>
     private readonly bool _routeAtPublish;
 
+    /// <summary>As <see cref="_routeAtPublish"/>, for <c>PublishManyAsync</c> and <see cref="IEventStore.AppendRoutedManyAsync"/>.</summary>
+    private readonly bool _routeManyAtPublish;
+
     private int _state;
     private Task[] _routers = [];
     private Task _scheduler = Task.CompletedTask;
@@ -66,7 +69,8 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         _observers = observers?.ToArray() ?? [];
         _options = options.Value;
         _store = store;
-        _routeAtPublish = StoresRoutedEventsAtomically(store);
+        _routeAtPublish = Implements(store, nameof(IEventStore.AppendRoutedAsync));
+        _routeManyAtPublish = Implements(store, nameof(IEventStore.AppendRoutedManyAsync));
         _subscriptions = subscriptions;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
@@ -100,10 +104,11 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         _metrics.ObserveQueues(ObserveQueues);
     }
 
-    private static bool StoresRoutedEventsAtomically(IEventStore store)
+    /// <summary>Whether <paramref name="store"/> implements the interface method <paramref name="method"/> itself (not its default).</summary>
+    private static bool Implements(IEventStore store, string method)
     {
         var map = store.GetType().GetInterfaceMap(typeof(IEventStore));
-        var index = Array.FindIndex(map.InterfaceMethods, m => m.Name == nameof(IEventStore.AppendRoutedAsync));
+        var index = Array.FindIndex(map.InterfaceMethods, m => m.Name == method);
         return index >= 0 && map.TargetMethods[index].DeclaringType != typeof(IEventStore);
     }
 

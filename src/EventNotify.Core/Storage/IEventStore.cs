@@ -38,6 +38,37 @@ public interface IEventStore
     }
 
     /// <summary>
+    /// Stores several new events as already routed, each with its deliveries (<paramref name="deliveries"/>[i] belongs
+    /// to <paramref name="events"/>[i]), atomically; element <c>i</c> of the result says whether event <c>i</c> was new.
+    /// An event whose id exists changes nothing, its deliveries included. What <c>PublishManyAsync</c> uses when the
+    /// store implements it itself.
+    /// </summary>
+    /// <remarks>
+    /// The default implementation is not atomic: <see cref="AppendManyAsync"/>, then <see cref="SaveRoutedAsync"/> per new
+    /// event; an event left unrouted by a failure between them is routed by the engine's recovery pass.
+    /// </remarks>
+    async ValueTask<bool[]> AppendRoutedManyAsync(IReadOnlyList<NotificationEvent> events, IReadOnlyList<IReadOnlyList<Delivery>> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(deliveries);
+        if (deliveries.Count != events.Count)
+        {
+            throw new ArgumentException($"deliveries has {deliveries.Count} lists for {events.Count} events: one list per event.", nameof(deliveries));
+        }
+
+        var added = await AppendManyAsync(events, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < added.Length; i++)
+        {
+            if (added[i])
+            {
+                await SaveRoutedAsync(events[i].Id, deliveries[i], CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>
     /// Marks an event routed and stores its deliveries, atomically. Returns <see langword="false"/> (and stores nothing)
     /// when the event was already routed.
     /// </summary>

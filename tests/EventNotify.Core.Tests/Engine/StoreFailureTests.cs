@@ -101,13 +101,26 @@ public sealed class StoreFailureTests
             return _inner.AppendAsync(@event, cancellationToken);
         }
 
+        public int AppendManys;
+        public int AppendRoutedManys;
+
+        public ValueTask<bool[]> AppendRoutedManyAsync(IReadOnlyList<NotificationEvent> events, IReadOnlyList<IReadOnlyList<Delivery>> deliveries, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref AppendRoutedManys);
+            return ((IEventStore)_inner).AppendRoutedManyAsync(events, deliveries, cancellationToken);
+        }
+
         public ValueTask<bool> SaveRoutedAsync(string eventId, IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref SaveRouteds);
             return _inner.SaveRoutedAsync(eventId, deliveries, cancellationToken);
         }
 
-        public ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default) => _inner.AppendManyAsync(events, cancellationToken);
+        public ValueTask<bool[]> AppendManyAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref AppendManys);
+            return _inner.AppendManyAsync(events, cancellationToken);
+        }
         public ValueTask<int> AddDeliveriesAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default) => _inner.AddDeliveriesAsync(deliveries, cancellationToken);
         public ValueTask<IReadOnlyList<NotificationEvent>> GetUnroutedEventsAsync(string? afterId, int max, CancellationToken cancellationToken = default) => _inner.GetUnroutedEventsAsync(afterId, max, cancellationToken);
         /// <summary>Set when a claim returned at least one delivery.</summary>
@@ -404,5 +417,29 @@ public sealed class StoreFailureTests
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3);
         notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_x", "evt_w"], "Z is sent once");
         (await store.GetDeliveryAsync(zCopy!.Value.Delivery.Id))!.Status.Should().Be(DeliveryStatus.Succeeded);
+    }
+
+    [Fact]
+    public async Task PublishMany_StoreWithAtomicAppendRoutedMany_EventsAndDeliveriesStoredInOneWrite()
+    {
+        var store = new AtomicStore();
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier).UseStore(_ => store));
+        await host.SubscribeAsync("test", "*");
+
+        var delivered = host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+        var receipts = await host.Publisher.PublishManyAsync([
+            NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_m1" },
+            NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_m2" },
+            NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_m1" },
+        ]);
+        await delivered;
+
+        receipts.Select(r => r.Duplicate).Should().Equal(false, false, true);
+        store.AppendRoutedManys.Should().Be(1);
+        store.AppendManys.Should().Be(0, "the events were not stored unrouted first");
+        store.SaveRouteds.Should().Be(0);
+        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_m1", "evt_m2"]);
+        (await store.GetUnroutedEventsAsync(null, 10)).Should().BeEmpty();
     }
 }
