@@ -34,21 +34,7 @@ internal sealed partial class SqliteEventStore
     {
         ArgumentNullException.ThrowIfNull(@event);
         ArgumentNullException.ThrowIfNull(deliveries);
-        return WriteAsync(s =>
-        {
-            // One write, so one transaction: the event is never visible without its deliveries.
-            if (!InsertEvent(s, @event, routed: true))
-            {
-                return false;
-            }
-
-            foreach (var d in deliveries)
-            {
-                InsertDelivery(s, d);
-            }
-
-            return true;
-        }, cancellationToken);
+        return WriteAsync(s => InsertRouted(s, @event, deliveries), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -66,18 +52,30 @@ internal sealed partial class SqliteEventStore
             var result = new bool[events.Count];
             for (var i = 0; i < result.Length; i++)
             {
-                result[i] = InsertEvent(s, events[i], routed: true);
-                if (result[i])
-                {
-                    foreach (var d in deliveries[i])
-                    {
-                        InsertDelivery(s, d);
-                    }
-                }
+                result[i] = InsertRouted(s, events[i], deliveries[i]);
             }
 
             return result;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Inserts a new event as routed with its deliveries, inside the caller's write (one transaction: the event is never
+    /// visible without its deliveries); an existing id inserts nothing and returns <see langword="false"/>.
+    /// </summary>
+    private static bool InsertRouted(SqliteWriteSession s, NotificationEvent e, IReadOnlyList<Delivery> deliveries)
+    {
+        if (!InsertEvent(s, e, routed: true))
+        {
+            return false;
+        }
+
+        foreach (var d in deliveries)
+        {
+            InsertDelivery(s, d);
+        }
+
+        return true;
     }
 
     private static bool InsertEvent(SqliteWriteSession s, NotificationEvent e, bool routed = false)

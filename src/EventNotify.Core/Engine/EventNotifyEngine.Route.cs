@@ -95,7 +95,17 @@ internal sealed partial class EventNotifyEngine
             Routing routing;
             if (work.Routing is { } done)
             {
-                routing = done; // stored together with the event at publish
+                // Stored together with the event at publish, leased from then on. If that lease ran out while the event
+                // waited in the route queue, the scheduler may already have claimed, sent and recorded its deliveries:
+                // they are due in the store and the scheduler takes them from there (these copies could send twice).
+                var now = _time.GetUtcNow();
+                if (!done.Scheduled && done.Due + _options.LeaseDuration <= now)
+                {
+                    SignalDue(now);
+                    return;
+                }
+
+                routing = done;
             }
             else
             {
@@ -112,25 +122,9 @@ internal sealed partial class EventNotifyEngine
                 return;
             }
 
-            var now = _time.GetUtcNow();
-            var expired = false;
             foreach (var d in routing.Deliveries)
             {
-                if (work.Routing is not null && d.LeasedUntil is { } lease && lease <= now)
-                {
-                    // Routed at publish, and the lease taken then ran out while the event waited in the route queue:
-                    // the scheduler may already have claimed, sent and recorded it. It is due in the store, and the
-                    // scheduler takes it from there with its current state (this copy could send it a second time).
-                    expired = true;
-                    continue;
-                }
-
                 await EnqueueDeliveryAsync(new DueDelivery(d, e), _abort.Token).ConfigureAwait(false);
-            }
-
-            if (expired)
-            {
-                SignalDue(now);
             }
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)

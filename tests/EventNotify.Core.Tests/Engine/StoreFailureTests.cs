@@ -295,18 +295,15 @@ public sealed class StoreFailureTests
         notifier.Calls.Should().HaveCount(2);
     }
 
-    [Fact]
-    public async Task ClaimReturnsADeliveryStillBeingSentHere_ItIsNotSentAgainWhenThatSendCompletes()
+    /// <summary>
+    /// The start both claim races share, on an <see cref="AtomicStore"/> and a fake clock: X failed once and its retry
+    /// is due in 1 s; Z is being sent, held by <see cref="Gate"/> (<see cref="Z"/> is the copy being sent).
+    /// </summary>
+    private sealed class ClaimRace : IAsyncDisposable
     {
-        // One worker, one queue slot. X failed once and its retry is due; Z is being sent (held by a gate) and Y waits
-        // in the slot. The claim for X also returns Z, as a store does once Z's lease ran out. X must wait for room;
-        // meanwhile Z's send completes. The claim's copy of Z is stale and must never be sent.
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
-        var store = new AtomicStore();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var zStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        DueDelivery? zCopy = null;
-        var notifier = new RecordingNotifier
+        private readonly TaskCompletionSource _zStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private ClaimRace() => Notifier = new RecordingNotifier
         {
             Behaviour = async (n, _) =>
             {
@@ -317,45 +314,80 @@ public sealed class StoreFailureTests
 
                 if (n.Event.Id == "evt_z")
                 {
-                    zCopy = new DueDelivery(n.Delivery, n.Event);
-                    zStarted.TrySetResult();
-                    await gate.Task;
+                    Z = new DueDelivery(n.Delivery, n.Event);
+                    _zStarted.TrySetResult();
+                    await Gate.Task;
                 }
 
                 return DeliveryResult.Success();
             },
         };
-        await using var host = await EngineHost.StartAsync(
-            b => b.AddNotifier(notifier).UseStore(_ => store),
-            o =>
-            {
-                o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
-                o.PollInterval = TimeSpan.FromMinutes(10);
-                o.Concurrency = 1;
-                o.DeliveryQueueCapacity = 1;
-            },
-            time);
-        await host.SubscribeAsync("test", "*");
-        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
 
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_x" });
-        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_z" });
-        await zStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_y" });
+        public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+
+        public AtomicStore Store { get; } = new();
+
+        public RecordingNotifier Notifier { get; }
+
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public DueDelivery Z { get; private set; }
+
+        public EngineHost Host { get; private set; } = null!;
+
+        public static async Task<ClaimRace> StartAsync(Action<EventNotifyOptions>? options = null)
+        {
+            var race = new ClaimRace();
+            race.Host = await EngineHost.StartAsync(
+                b => b.AddNotifier(race.Notifier).UseStore(_ => race.Store),
+                o =>
+                {
+                    o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
+                    o.PollInterval = TimeSpan.FromMinutes(10);
+                    options?.Invoke(o);
+                },
+                race.Time);
+            await race.Host.SubscribeAsync("test", "*");
+            await race.PublishAsync("evt_x");
+            await race.Host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
+            await race.PublishAsync("evt_z");
+            await race._zStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            return race;
+        }
+
+        public Task PublishAsync(string id) =>
+            Host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = id }).AsTask();
+
+        public ValueTask DisposeAsync() => Host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ClaimReturnsADeliveryStillBeingSentHere_ItIsNotSentAgainWhenThatSendCompletes()
+    {
+        // One worker, one queue slot. X failed once and its retry is due; Z is being sent (held by a gate) and Y waits
+        // in the slot. The claim for X also returns Z, as a store does once Z's lease ran out. X must wait for room;
+        // meanwhile Z's send completes. The claim's copy of Z is stale and must never be sent.
+        await using var race = await ClaimRace.StartAsync(o =>
+        {
+            o.Concurrency = 1;
+            o.DeliveryQueueCapacity = 1;
+        });
+        var (host, store) = (race.Host, race.Store);
+        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
+        await race.PublishAsync("evt_y");
         SpinWait.SpinUntil(() => engine.QueueDepth("test") == 1, TimeSpan.FromSeconds(10)).Should().BeTrue("Y waits in the queue");
 
-        store.OnClaim = claimed => [.. claimed, zCopy!.Value];
-        time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
+        store.OnClaim = claimed => [.. claimed, race.Z];
+        race.Time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
         await store.Claimed.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        gate.SetResult();
+        race.Gate.SetResult();
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3);
 
         // A later event goes through the same queue: a second copy of Z would be sent before it.
         store.OnClaim = null;
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_w" });
+        await race.PublishAsync("evt_w");
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 4);
-        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_y", "evt_x", "evt_w"], "each delivery is sent once (X twice: its failure and its retry)");
+        race.Notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_y", "evt_x", "evt_w"], "each delivery is sent once (X twice: its failure and its retry)");
     }
 
     [Fact]
@@ -363,60 +395,24 @@ public sealed class StoreFailureTests
     {
         // The claim reads Z while Z is being sent here; Z's success is stored before the scheduler takes what the claim
         // returned (the claim's commit can take that long). The claim's copy of Z predates that outcome: not sent.
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
-        var store = new AtomicStore();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var zStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        DueDelivery? zCopy = null;
-        var notifier = new RecordingNotifier
-        {
-            Behaviour = async (n, _) =>
-            {
-                if (n.Event.Id == "evt_x" && n.Delivery.Attempts == 0)
-                {
-                    return DeliveryResult.Transient("503 Service Unavailable", 503);
-                }
-
-                if (n.Event.Id == "evt_z")
-                {
-                    zCopy = new DueDelivery(n.Delivery, n.Event);
-                    zStarted.TrySetResult();
-                    await gate.Task;
-                }
-
-                return DeliveryResult.Success();
-            },
-        };
-        await using var host = await EngineHost.StartAsync(
-            b => b.AddNotifier(notifier).UseStore(_ => store),
-            o =>
-            {
-                o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(60) };
-                o.PollInterval = TimeSpan.FromMinutes(10);
-            },
-            time);
-        await host.SubscribeAsync("test", "*");
-
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_x" });
-        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_z" });
-        await zStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var race = await ClaimRace.StartAsync();
+        var (host, store) = (race.Host, race.Store);
 
         store.OnClaim = claimed =>
         {
             // Between the claim's read and its return, Z's send completes and its success is stored.
-            gate.SetResult();
+            race.Gate.SetResult();
             host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1).Wait(TimeSpan.FromSeconds(10)).Should().BeTrue();
-            return [.. claimed, zCopy!.Value];
+            return [.. claimed, race.Z];
         };
-        time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
+        race.Time.Advance(TimeSpan.FromSeconds(2)); // X's retry is due
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
 
         store.OnClaim = null;
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_w" });
+        await race.PublishAsync("evt_w");
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3);
-        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_x", "evt_w"], "Z is sent once");
-        (await store.GetDeliveryAsync(zCopy!.Value.Delivery.Id))!.Status.Should().Be(DeliveryStatus.Succeeded);
+        race.Notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_x", "evt_z", "evt_x", "evt_w"], "Z is sent once");
+        (await store.GetDeliveryAsync(race.Z.Delivery.Id))!.Status.Should().Be(DeliveryStatus.Succeeded);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using EventNotify.Storage.Sqlite;
@@ -223,16 +224,17 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
     [Fact]
     public async Task BacklogLongerThanTheLease_EveryDeliverySentOnce()
     {
-        // Routed at publish, a delivery is leased from then on. Here the backlog (one worker, one queue slot, ~5 ms per
-        // send, 300 events published at once) outlasts the 300 ms lease, so the scheduler claims deliveries that are
-        // still queued, being sent, or waiting in the route queue. Each must still be sent exactly once.
+        // Routed at publish, a delivery is leased from then on. Here the backlog (one worker, one queue slot, each send
+        // moving the fake clock 5 ms, 300 events published at once) outlasts the 300 ms lease, so the scheduler claims
+        // deliveries that are still queued, being sent, or waiting in the route queue. Each must still be sent once.
         var path = _folder.File("backlog.db");
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
         var notifier = new RecordingNotifier("slow")
         {
-            Behaviour = async (_, ct) =>
+            Behaviour = (_, _) =>
             {
-                await Task.Delay(5, ct); // the send itself takes this long (not a wait for anything)
-                return DeliveryResult.Success();
+                time.Advance(TimeSpan.FromMilliseconds(5)); // the time a send takes
+                return ValueTask.FromResult(DeliveryResult.Success());
             },
         };
         await using var host = await EngineHost.StartAsync(
@@ -243,7 +245,8 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
                 o.LeaseDuration = TimeSpan.FromMilliseconds(300);
                 o.DeliveryQueueCapacity = 1;
                 o.Channel("slow").Concurrency = 1;
-            });
+            },
+            time);
         const int Events = 300;
         await Task.WhenAll(Enumerable.Range(0, Events).Select(i =>
             host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = $"evt_backlog_{i:D3}" }).AsTask()));
