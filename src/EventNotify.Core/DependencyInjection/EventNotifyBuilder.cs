@@ -45,7 +45,23 @@ public sealed class EventNotifyBuilder
     }
 
     /// <summary>Uses the non-durable <see cref="InMemoryEventStore"/> (the default).</summary>
-    public EventNotifyBuilder UseInMemoryStore() => UseStore<InMemoryEventStore>();
+    public EventNotifyBuilder UseInMemoryStore() => UseStore(InMemoryStoreFactory);
+
+    /// <summary>Uses the non-durable <see cref="InMemoryEventStore"/> with the given options.</summary>
+    /// <example>
+    /// <code>
+    /// services.AddEventNotify().UseInMemoryStore(o => o.MaxFinishedDeliveries = 100_000);
+    /// </code>
+    /// </example>
+    public EventNotifyBuilder UseInMemoryStore(Action<InMemoryEventStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.Configure(configure);
+        return UseStore(InMemoryStoreFactory);
+    }
+
+    internal static InMemoryEventStore InMemoryStoreFactory(IServiceProvider services) =>
+        new(services.GetRequiredService<Microsoft.Extensions.Options.IOptions<InMemoryEventStoreOptions>>().Value);
 
     /// <summary>Uses <typeparamref name="TStore"/> as the subscription store (replacing the in-memory default).</summary>
     public EventNotifyBuilder UseSubscriptionStore<TStore>()

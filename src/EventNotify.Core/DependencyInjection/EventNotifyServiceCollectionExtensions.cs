@@ -34,9 +34,12 @@ public static class EventNotifyServiceCollectionExtensions
 
         services.AddOptions<EventNotifyOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventNotifyOptions>, EventNotifyOptionsValidator>());
+        services.AddOptions<InMemoryEventStoreOptions>()
+            .Validate(o => o.MaxFinishedDeliveries is null or >= 0, "InMemoryEventStoreOptions.MaxFinishedDeliveries must be 0 or more, or null for no limit.")
+            .ValidateOnStart();
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IEventStore, InMemoryEventStore>();
+        services.TryAddSingleton<IEventStore>(EventNotifyBuilder.InMemoryStoreFactory);
         services.TryAddSingleton<ISubscriptionStore, InMemorySubscriptionStore>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISubscriptionValidator, KnownChannelValidator>());
         services.TryAddSingleton<EventNotify.Diagnostics.EventNotifyMetrics>();

@@ -4,9 +4,42 @@ namespace EventNotify;
 /// A thread-safe, non-durable <see cref="IEventStore"/> for tests and for hosts that can afford to lose pending
 /// work on restart. One lock guards everything; each operation is a few dictionary or sorted-set steps.
 /// </summary>
+/// <remarks>
+/// It keeps the last <see cref="InMemoryEventStoreOptions.MaxFinishedDeliveries"/> succeeded or cancelled deliveries
+/// (1,000 by default) and every dead letter; see that option for what it means for duplicate detection.
+/// </remarks>
 public sealed class InMemoryEventStore : IEventStore
 {
     private readonly Lock _lock = new();
+    private readonly int? _maxFinished;
+
+    // Succeeded or cancelled deliveries in the order they finished, with the completion time that identifies that
+    // finish (a delivery redelivered and finished again is in here twice; the older entry no longer matches).
+    private readonly Queue<(string Id, long CompletedTicks)> _finished = new();
+
+    // Events routed to no delivery at all, in the order they were routed: bounded by the same limit.
+    private readonly Queue<string> _unmatched = new();
+
+    /// <summary>Creates a store with the default <see cref="InMemoryEventStoreOptions"/>.</summary>
+    public InMemoryEventStore()
+        : this(new InMemoryEventStoreOptions())
+    {
+    }
+
+    /// <summary>Creates a store with the given options.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="InMemoryEventStoreOptions.MaxFinishedDeliveries"/> is negative.</exception>
+    public InMemoryEventStore(InMemoryEventStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxFinishedDeliveries < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxFinishedDeliveries,
+                "InMemoryEventStoreOptions.MaxFinishedDeliveries must be 0 or more, or null for no limit.");
+        }
+
+        _maxFinished = options.MaxFinishedDeliveries;
+    }
+
     private readonly Dictionary<string, EventEntry> _events = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Delivery> _deliveries = new(StringComparer.Ordinal);
 
@@ -69,6 +102,19 @@ public sealed class InMemoryEventStore : IEventStore
             foreach (var d in deliveries)
             {
                 AddDeliveryLocked(d);
+            }
+
+            if (deliveries.Count == 0 && _maxFinished is { } max)
+            {
+                _unmatched.Enqueue(eventId);
+                while (_unmatched.Count > max)
+                {
+                    var id = _unmatched.Dequeue();
+                    if (_events.TryGetValue(id, out var old) && old.Routed && old.DeliveryCount <= 0)
+                    {
+                        _events.Remove(id);
+                    }
+                }
             }
         }
 
@@ -357,6 +403,32 @@ public sealed class InMemoryEventStore : IEventStore
         if (updated.Status == DeliveryStatus.Pending)
         {
             _due.Add((DueTicks(updated), updated.Id));
+        }
+        else if (_maxFinished is { } max && updated.Status is DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
+        {
+            _finished.Enqueue((updated.Id, updated.CompletedAt?.UtcTicks ?? 0));
+            while (_finished.Count > max)
+            {
+                DropFinishedLocked(_finished.Dequeue());
+            }
+        }
+    }
+
+    /// <summary>Drops a finished delivery past the limit, its attempts, and its event once nothing of it is left.</summary>
+    private void DropFinishedLocked((string Id, long CompletedTicks) entry)
+    {
+        if (!_deliveries.TryGetValue(entry.Id, out var d)
+            || d.Status is not (DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
+            || (d.CompletedAt?.UtcTicks ?? 0) != entry.CompletedTicks)
+        {
+            return; // purged, or redelivered since (its newer finish has its own entry)
+        }
+
+        _deliveries.Remove(d.Id);
+        _attempts.Remove(d.Id);
+        if (_events.TryGetValue(d.EventId, out var e) && --e.DeliveryCount <= 0 && e.Routed)
+        {
+            _events.Remove(d.EventId);
         }
     }
 
