@@ -34,8 +34,11 @@ internal sealed class WebhookNotifier : INotifier
     private readonly WebhookMetrics _metrics;
     private readonly ILogger _logger;
 
-    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, EndpointGuard guard, EndpointHealth health, TimeProvider time, WebhookMetrics metrics, ILogger<WebhookNotifier> logger)
+    private readonly EndpointSlots _slots;
+
+    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, IOptions<EventNotifyOptions> engine, EndpointGuard guard, EndpointHealth health, TimeProvider time, WebhookMetrics metrics, ILogger<WebhookNotifier> logger)
     {
+        _slots = new EndpointSlots(PerEndpointLimit(options.Value, engine.Value), time);
         _metrics = metrics;
         _clients = clients;
         _options = options.Value;
@@ -46,6 +49,20 @@ internal sealed class WebhookNotifier : INotifier
     }
 
     public string Channel => ChannelName;
+
+    /// <summary>The cap on attempts in flight to one endpoint URL (<see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/>).</summary>
+    internal int MaxConcurrencyPerEndpoint => _slots.Limit;
+
+    internal static int PerEndpointLimit(WebhookOptions webhook, EventNotifyOptions engine)
+    {
+        if (webhook.MaxConcurrencyPerEndpoint is { } limit)
+        {
+            return limit;
+        }
+
+        var workers = engine.Channels.TryGetValue(ChannelName, out var channel) && channel.Concurrency is { } c ? c : engine.Concurrency;
+        return Math.Max(1, workers / 2);
+    }
 
     /// <summary>
     /// The URL check and the keys derived from an address depend on nothing but the address and the options, so they
@@ -142,7 +159,27 @@ internal sealed class WebhookNotifier : INotifier
                 health.OpenFor);
         }
 
-        var result = await PostAsync(notification, uri!, endpoint, secrets, now, cancellationToken).ConfigureAwait(false);
+        var slot = await _slots.EnterAsync(circuit, cancellationToken).ConfigureAwait(false);
+        if (slot is null)
+        {
+            _metrics.Refused("endpoint_busy");
+            return DeliveryResult.Deferred(
+                $"Endpoint {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint): not attempted.",
+                EndpointSlots.BusyDelay);
+        }
+
+        DeliveryResult result;
+        try
+        {
+            // The attempt's time: a wait for a slot must not age the signature timestamp.
+            now = _time.GetUtcNow();
+            result = await PostAsync(notification, uri!, endpoint, secrets, now, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            EndpointSlots.Release(slot);
+        }
+
         if (result.IsSuccess)
         {
             _health.RecordSuccess(circuit);

@@ -60,8 +60,23 @@ public sealed class WebhookOptions
     /// </summary>
     public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(5);
 
+    /// <summary>
+    /// The most attempts in flight at once to one endpoint URL, so a receiver that hangs holds only part of the
+    /// channel's workers and deliveries to other receivers go on. A delivery that finds its endpoint at the cap waits
+    /// up to a second for a slot; if the endpoint stays that busy, further deliveries to it are deferred (not counted as
+    /// attempts) until one of its attempts ends. The default value is <see langword="null"/>: half of the webhook
+    /// channel's workers (<c>EventNotifyOptions.Channel("webhook").Concurrency</c>, else
+    /// <c>EventNotifyOptions.Concurrency</c>), at least 1.
+    /// </summary>
+    public int? MaxConcurrencyPerEndpoint { get; set; }
+
     internal IEnumerable<string> Validate()
     {
+        if (MaxConcurrencyPerEndpoint is < 1 or > 4096)
+        {
+            yield return $"WebhookOptions.MaxConcurrencyPerEndpoint must be between 1 and 4096, or null for half the channel's workers (was {MaxConcurrencyPerEndpoint}).";
+        }
+
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromHours(1))
         {
             yield return $"WebhookOptions.Timeout must be positive and at most 1 hour (was {Timeout}).";

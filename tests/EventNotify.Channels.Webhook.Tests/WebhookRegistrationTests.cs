@@ -13,7 +13,7 @@ public sealed class WebhookRegistrationTests
 
         channel.Retry!.Delays.Should().Equal(RetryOptions.WebhookDefault().Delays);
         channel.Retry.MaxAttempts.Should().Be(8);
-        channel.AttemptTimeout.Should().Be(TimeSpan.FromSeconds(8));
+        channel.AttemptTimeout.Should().Be(TimeSpan.FromSeconds(9)); // 7 s + up to 1 s waiting for an endpoint slot + 1 s to spare
     }
 
     [Fact]
@@ -47,10 +47,12 @@ public sealed class WebhookRegistrationTests
     [InlineData("MaxResponseBytes")]
     [InlineData("CircuitBreakerThreshold")]
     [InlineData("AllowedNetworks[0]")]
+    [InlineData("MaxConcurrencyPerEndpoint")]
     public async Task Start_InvalidOption_FailsNamingIt(string option)
     {
         Action<WebhookOptions> configure = option switch
         {
+            "MaxConcurrencyPerEndpoint" => w => w.MaxConcurrencyPerEndpoint = 0,
             "Timeout" => w => w.Timeout = TimeSpan.Zero,
             "MaxResponseBytes" => w => w.MaxResponseBytes = -1,
             "CircuitBreakerThreshold" => w => w.CircuitBreakerThreshold = 0,
@@ -60,5 +62,21 @@ public sealed class WebhookRegistrationTests
         var act = () => EngineHost.StartAsync(b => b.AddWebhooks(configure));
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("WebhookOptions." + option);
+    }
+
+    [Theory]
+    [InlineData(null, null, 8)] // half of the default 16 workers
+    [InlineData(6, null, 3)] // half of the webhook channel's own workers
+    [InlineData(1, null, 1)] // never below one
+    [InlineData(6, 5, 5)] // set explicitly
+    public void MaxConcurrencyPerEndpoint_Default_IsHalfTheChannelsWorkers(int? channelWorkers, int? configured, int expected)
+    {
+        var engine = new EventNotifyOptions();
+        if (channelWorkers is { } workers)
+        {
+            engine.Channel("webhook").Concurrency = workers;
+        }
+
+        WebhookNotifier.PerEndpointLimit(new WebhookOptions { MaxConcurrencyPerEndpoint = configured }, engine).Should().Be(expected);
     }
 }

@@ -54,7 +54,13 @@ internal sealed class EngineWebhookScenario() : EngineScenario("engine-webhook",
         return null;
     }
 
-    protected override void Configure(EventNotifyBuilder builder) => builder.AddWebhooks(o => o.AllowPrivateNetworks = true);
+    // Concurrency C to the one receiver, as the raw loop: the per-endpoint cap (half the workers by default, so a hung
+    // receiver cannot hold them all) is raised to the channel's worker count.
+    protected override void Configure(EventNotifyBuilder builder) => builder.AddWebhooks(o =>
+    {
+        o.AllowPrivateNetworks = true;
+        o.MaxConcurrencyPerEndpoint = HttpClientBaselineScenario.Concurrency;
+    });
 
     protected override Subscription CreateSubscription(int index) => new()
     {

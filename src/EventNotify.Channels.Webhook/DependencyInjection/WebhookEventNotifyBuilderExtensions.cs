@@ -12,7 +12,8 @@ public static class WebhookEventNotifyBuilderExtensions
     /// Adds the <c>webhook</c> channel: signed HTTP POST deliveries (Standard Webhooks), the SSRF guard, endpoint
     /// health, and validation of webhook subscriptions (URL and secrets) when they are registered. Unless configured
     /// otherwise, the channel retries on <see cref="RetryOptions.WebhookDefault"/> and its attempt timeout is
-    /// <see cref="WebhookOptions.Timeout"/> plus one second (so the channel's own timeout, which also counts towards
+    /// <see cref="WebhookOptions.Timeout"/> plus two seconds (up to one second waiting for a free slot at a busy endpoint,
+    /// see <see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/>, and one to spare, so the channel's own timeout, which also counts towards
     /// endpoint health, fires first).
     /// </summary>
     /// <example>
@@ -63,7 +64,7 @@ public static class WebhookEventNotifyBuilderExtensions
         {
             var channel = o.Channel(WebhookNotifier.ChannelName);
             channel.Retry ??= RetryOptions.WebhookDefault();
-            channel.AttemptTimeout ??= webhook.Value.Timeout + TimeSpan.FromSeconds(1);
+            channel.AttemptTimeout ??= webhook.Value.Timeout + EndpointSlots.SlotWait + TimeSpan.FromSeconds(1);
         });
 
         builder.AddNotifier<WebhookNotifier>();

@@ -280,8 +280,14 @@ public sealed class WebhookDeliveryTests
         await using var hung = await WebhookReceiver.StartAsync();
         hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct); // never answers
         await using var healthy = await WebhookReceiver.StartAsync();
+        // The per-endpoint cap is as large as the pool here, so both workers can meet the hung endpoint at once: what
+        // frees them is the timeout and then the circuit breaker.
         await using var host = await TestWebhooks.StartAsync(
-            w => w.Timeout = TimeSpan.FromSeconds(1),
+            w =>
+            {
+                w.Timeout = TimeSpan.FromSeconds(1);
+                w.MaxConcurrencyPerEndpoint = 2;
+            },
             o => o.Channel("webhook").Concurrency = 2,
             retry: TestWebhooks.FastRetry(1));
         await host.SubscribeWebhookAsync(hung.Url);
@@ -301,6 +307,36 @@ public sealed class WebhookDeliveryTests
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 6, Wait);
         host.Outcomes.Attempts.Where(a => a.Outcome != AttemptOutcome.Succeeded)
             .Should().AllSatisfy(a => a.Error.Should().Match(e => e.Contains("Timed out") || e.Contains("Circuit open")));
+    }
+
+    [Fact]
+    public async Task Publish_HungEndpointWithBacklog_HoldsAtMostItsCapOfWorkers()
+    {
+        await using var healthy = await WebhookReceiver.StartAsync();
+        // The attempt timeout is far longer than the test waits: only the per-endpoint cap can keep workers free.
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.Timeout = TimeSpan.FromMinutes(2);
+                w.MaxConcurrencyPerEndpoint = 2;
+            },
+            o => o.Channel("webhook").Concurrency = 4,
+            retry: TestWebhooks.FastRetry(1));
+        await using var hung = await WebhookReceiver.StartAsync(); // disposed first: its open requests end before the host stops
+        hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct); // accepts, never answers
+        await host.SubscribeWebhookAsync(hung.Url);
+        await host.SubscribeWebhookAsync(healthy.Url);
+
+        for (var i = 0; i < 12; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        // Without the cap all four workers would sit in the hung endpoint for two minutes after its first four deliveries.
+        await healthy.WaitForRequestsAsync(12, TimeSpan.FromSeconds(30));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 12, Wait);
+        hung.Requests.Should().HaveCount(2, "no more than MaxConcurrencyPerEndpoint attempts reach an endpoint that has not answered");
+        host.Outcomes.Latest.Where(d => d.Status == DeliveryStatus.DeadLettered).Should().BeEmpty("a busy endpoint defers its deliveries; it does not use up their attempts");
     }
 
     [Fact]

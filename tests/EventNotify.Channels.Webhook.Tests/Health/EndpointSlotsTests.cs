@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace EventNotify.Webhooks.Tests.Health;
+
+public sealed class EndpointSlotsTests
+{
+    private const string Endpoint = "https://hooks.example.com/a";
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 3, 12, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task EnterAsync_BelowLimit_TakesSlotAtOnce()
+    {
+        var slots = new EndpointSlots(2, _time);
+
+        var first = slots.EnterAsync(Endpoint, default);
+        var second = slots.EnterAsync(Endpoint, default);
+
+        first.IsCompletedSuccessfully.Should().BeTrue();
+        second.IsCompletedSuccessfully.Should().BeTrue();
+        (await first).Should().NotBeNull();
+        slots.InFlight(Endpoint).Should().Be(2);
+    }
+
+    [Fact]
+    public async Task EnterAsync_AtLimit_WaitsUntilAnAttemptEnds()
+    {
+        var slots = new EndpointSlots(1, _time);
+        var held = await slots.EnterAsync(Endpoint, default);
+
+        var waiting = slots.EnterAsync(Endpoint, default).AsTask();
+        waiting.IsCompleted.Should().BeFalse();
+        EndpointSlots.Release(held!);
+
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
+        slots.InFlight(Endpoint).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task EnterAsync_NoSlotWithinSlotWait_SaturatedUntilAnAttemptEnds()
+    {
+        var slots = new EndpointSlots(1, _time);
+        var held = await slots.EnterAsync(Endpoint, default);
+
+        var waiting = slots.EnterAsync(Endpoint, default).AsTask();
+        _time.Advance(EndpointSlots.SlotWait);
+
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Should().BeNull("no slot freed within the wait");
+        var next = slots.EnterAsync(Endpoint, default);
+        next.IsCompletedSuccessfully.Should().BeTrue("a saturated endpoint defers at once, without waiting");
+        (await next).Should().BeNull();
+
+        EndpointSlots.Release(held!);
+        var after = slots.EnterAsync(Endpoint, default);
+        after.IsCompletedSuccessfully.Should().BeTrue();
+        (await after).Should().NotBeNull("an attempt ended, so the endpoint is no longer saturated");
+    }
+
+    [Fact]
+    public async Task EnterAsync_OtherEndpointAtLimit_NotAffected()
+    {
+        var slots = new EndpointSlots(1, _time);
+        await slots.EnterAsync(Endpoint, default);
+
+        var other = slots.EnterAsync("https://hooks.example.com/b", default);
+
+        other.IsCompletedSuccessfully.Should().BeTrue();
+        (await other).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task EnterAsync_CallerCancelsWhileWaiting_ThrowsAndDoesNotSaturate()
+    {
+        var slots = new EndpointSlots(1, _time);
+        var held = await slots.EnterAsync(Endpoint, default);
+        using var cts = new CancellationTokenSource();
+
+        var waiting = slots.EnterAsync(Endpoint, cts.Token).AsTask();
+        await cts.CancelAsync();
+
+        await waiting.Invoking(w => w).Should().ThrowAsync<OperationCanceledException>();
+        EndpointSlots.Release(held!);
+        (await slots.EnterAsync(Endpoint, default)).Should().NotBeNull();
+    }
+}
