@@ -76,31 +76,46 @@ internal static class DemoEvents
 
             using var _ = doc;
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException($"{file}:{lineNumber}: not a JSON object (was {root.ValueKind}).");
+            }
+
             if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
             {
                 throw new FormatException($"{file}:{lineNumber}: each line needs a string \"type\".");
             }
 
+            if (!EventRules.IsValidEventType(type.GetString()))
+            {
+                throw new FormatException($"{file}:{lineNumber}: \"type\" '{type.GetString()}' is not an event type (dot-separated lowercase segments such as order.paid).");
+            }
+
             var data = root.TryGetProperty("data", out var d) ? System.Text.Encoding.UTF8.GetBytes(d.GetRawText()) : [];
             var e = NotificationEvent.FromJson(type.GetString()!, data);
-            if (root.TryGetProperty("id", out var id))
+            if (OptionalString(root, "id", file, lineNumber) is { } id)
             {
-                e = e with { Id = id.GetString()! };
+                e = e with { Id = id };
             }
 
-            if (root.TryGetProperty("subject", out var subject))
+            if (OptionalString(root, "subject", file, lineNumber) is { } subject)
             {
-                e = e with { Subject = subject.GetString() };
+                e = e with { Subject = subject };
             }
 
-            if (root.TryGetProperty("tenant", out var tenant))
+            if (OptionalString(root, "tenant", file, lineNumber) is { } tenant)
             {
-                e = e with { TenantId = tenant.GetString() };
+                e = e with { TenantId = tenant };
             }
 
             yield return e;
         }
     }
+
+    private static string? OptionalString(JsonElement line, string name, string file, int lineNumber) =>
+        !line.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null
+        : value.ValueKind == JsonValueKind.String ? value.GetString()
+        : throw new FormatException($"{file}:{lineNumber}: \"{name}\" must be a string (was {value.ValueKind}).");
 
     private static IEnumerable<NotificationEvent> FromFolder(string folder)
     {

@@ -96,7 +96,18 @@ foreach (var chunk in events.Chunk(64))
         progress.MarkPublished(e.Id);
     }
 
-    var receipts = await publisher.PublishManyAsync(chunk);
+    IReadOnlyList<PublishReceipt> receipts;
+    try
+    {
+        receipts = await publisher.PublishManyAsync(chunk);
+    }
+    catch (EventValidationException ex)
+    {
+        // The whole batch is refused before anything of it is stored; earlier batches stay accepted.
+        Console.Error.WriteLine($"error: an event was refused at publish ({ex.ParamName}): {ex.Message}");
+        return 2;
+    }
+
     published += receipts.Count(r => !r.Duplicate);
 }
 

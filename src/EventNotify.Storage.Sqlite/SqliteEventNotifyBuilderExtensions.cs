@@ -21,7 +21,7 @@ public static class SqliteEventNotifyBuilderExtensions
     /// </summary>
     /// <param name="builder">The EventNotify builder.</param>
     /// <param name="connectionString">The Microsoft.Data.Sqlite connection string, e.g. <c>Data Source=eventnotify.db</c>; validated at start.</param>
-    /// <param name="configure">Further settings; see <see cref="SqliteStoreOptions"/> for the defaults (synchronous FULL, busy timeout 5 s, retention 7 days).</param>
+    /// <param name="configure">Further settings; see <see cref="SqliteStoreOptions"/> for the defaults (synchronous FULL, busy timeout 5 s). How long finished work is kept is the engine's <see cref="EventNotifyOptions.RetentionPeriod"/> (7 days), whatever the store.</param>
     /// <example>
     /// <code>
     /// services.AddEventNotify()

@@ -86,7 +86,8 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
 
     /// <summary>
     /// Opens the database: validates the options, locks the file for this process, sets WAL and the sync mode,
-    /// creates or migrates the schema, clears leases of a previous process and starts the writer and retention loops.
+    /// creates or migrates the schema, clears leases of a previous process and starts the writer loop (retention is the
+    /// engine's: it calls <see cref="PurgeAsync"/> every <see cref="EventNotifyOptions.PurgeInterval"/>).
     /// Called at host start; every operation also opens the store on first use.
     /// </summary>
     public async ValueTask OpenAsync(CancellationToken cancellationToken = default)
@@ -150,6 +151,11 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
                 if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
                 {
                     throw new SqliteEventStoreException($"Cannot open the SQLite event store: the folder '{directory}' of '{_path}' does not exist (SqliteStoreOptions.ConnectionString).");
+                }
+
+                if (Directory.Exists(_path))
+                {
+                    throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{_path}': the file cannot be opened, because that path is a folder. Name a file (SqliteStoreOptions.ConnectionString).");
                 }
 
                 _fileLock = SqliteFileLock.Acquire(_path);

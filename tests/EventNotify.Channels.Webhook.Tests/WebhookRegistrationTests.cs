@@ -17,6 +17,26 @@ public sealed class WebhookRegistrationTests
     }
 
     [Fact]
+    public async Task AddWebhooks_NothingConfigured_DocumentedDefaults()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddWebhooks(), start: false);
+
+        var webhook = host.Services.GetRequiredService<IOptions<WebhookOptions>>().Value;
+        webhook.Timeout.Should().Be(TimeSpan.FromSeconds(15));
+        webhook.MaxResponseBytes.Should().Be(4096);
+        webhook.PayloadFormat.Should().Be(WebhookPayloadFormat.StandardWebhooks);
+        webhook.RequireSignature.Should().BeTrue();
+        webhook.AllowPrivateNetworks.Should().BeFalse("the SSRF guard is on by default");
+        webhook.RequireHttps.Should().BeFalse();
+        webhook.CircuitBreakerThreshold.Should().Be(5);
+        webhook.CircuitBreakDuration.Should().Be(TimeSpan.FromSeconds(30));
+        webhook.DisableAfter.Should().Be(TimeSpan.FromDays(5));
+        host.Services.GetRequiredService<IOptions<EventNotifyOptions>>().Value.Channels["webhook"].AttemptTimeout
+            .Should().Be(TimeSpan.FromSeconds(17), "15 s for the request, up to 1 s waiting for an endpoint slot, 1 s to spare");
+        host.Services.GetServices<INotifier>().OfType<WebhookNotifier>().Single().MaxConcurrencyPerEndpoint.Should().Be(8);
+    }
+
+    [Fact]
     public async Task AddWebhooks_ChannelConfiguredByUser_KeepsUserSettings()
     {
         var retry = new RetryOptions { MaxAttempts = 2 };

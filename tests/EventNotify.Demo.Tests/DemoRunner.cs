@@ -27,7 +27,10 @@ internal static partial class DemoRunner
         "/work/shared/data/github-webhooks",
     }.FirstOrDefault(p => p is not null && Directory.Exists(p));
 
-    public static async Task<DemoResult> RunAsync(params string[] args)
+    public static Task<DemoResult> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the demo with extra environment variables (e.g. <c>TMPDIR</c>, where its default database goes).</summary>
+    public static async Task<DemoResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         // The referenced demo is copied beside the tests with its runtimeconfig, so it runs as `dotnet EventNotify.Demo.dll`.
         var dll = Path.Combine(AppContext.BaseDirectory, "EventNotify.Demo.dll");
@@ -37,6 +40,11 @@ internal static partial class DemoRunner
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
         }
 
         using var process = Process.Start(psi)!;

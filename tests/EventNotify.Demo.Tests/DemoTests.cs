@@ -66,6 +66,80 @@ public sealed class DemoTests
     }
 
     [Fact]
+    public async Task Demo_NoArguments_StoresInANewSqliteFileUnderTheTempFolderAndDeliversEverything()
+    {
+        var temp = Directory.CreateTempSubdirectory("eventnotify-demo-default-");
+        try
+        {
+            var result = await DemoRunner.RunAsync(new Dictionary<string, string> { ["TMPDIR"] = temp.FullName });
+
+            result.ExitCode.Should().Be(0, result.Output);
+            var files = Directory.GetFiles(Path.Combine(temp.FullName, "eventnotify-demo"), "demo-*.db");
+            files.Should().ContainSingle("the main command's default store is one new SQLite file per run");
+            result.Output.Should().Contain(files[0], "the demo prints where its database is");
+            result.Summary["published"].Should().Be(240);
+            result.Summary["deliveries"].Should().Be(450);
+            result.Summary["succeeded"].Should().Be(result.Summary["deliveries"]);
+            result.Summary["signature_failures"].Should().Be(0);
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_JsonLinesFile_ReplaysEveryLine()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllLinesAsync(file,
+        [
+            """{"type": "order.paid", "id": "evt_jsonl_1", "subject": "ord_1", "data": {"orderId": "ord_1", "amount": 12.5}}""",
+            "",
+            """{"type": "refund.issued", "data": {"refundId": "re_1", "orderId": "ord_1"}, "tenant": "shop-1"}""",
+            """{"type": "user.login", "data": {"userId": "u_7", "ip": "203.0.113.9"}}""",
+        ]);
+        try
+        {
+            var result = await DemoRunner.RunAsync("--store", "memory", "--events", file);
+
+            result.ExitCode.Should().Be(0, result.Output);
+            result.Summary["published"].Should().Be(3, "the blank line is skipped");
+            // audit takes every event, flaky order.*, finance refund.*, security user.login.
+            result.Summary["deliveries"].Should().Be(6);
+            result.Summary["succeeded"].Should().Be(6);
+            result.Summary["signature_failures"].Should().Be(0);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"data": {}}""", "needs a string \"type\"")]
+    [InlineData("""{"type": "order.paid", "id": 7}""", "\"id\" must be a string")]
+    [InlineData("not json", "not a JSON object")]
+    [InlineData("[1, 2]", "not a JSON object (was Array)")]
+    [InlineData("""{"type": "Order Paid!"}""", "is not an event type")]
+    public async Task Demo_JsonLinesBadLine_ExitsWithTheFileAndLineNumber(string badLine, string expected)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllLinesAsync(file, ["""{"type": "order.paid", "data": {}}""", badLine]);
+        try
+        {
+            var result = await DemoRunner.RunAsync("--store", "memory", "--events", file);
+
+            result.ExitCode.Should().Be(2, result.Output);
+            result.Output.Should().Contain($"{file}:2:").And.Contain(expected);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Demo_UnknownArgument_ExitsWithUsageError()
     {
         var result = await DemoRunner.RunAsync("--bogus");

@@ -219,6 +219,44 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenAsync_PathIsAFolder_ThrowsSayingTheFileCannotBeOpened()
+    {
+        // Unreadable as a database whoever the tests run as (root ignores permission bits on a file).
+        var path = DbPath("store.db");
+        Directory.CreateDirectory(path);
+
+        var act = async () => await OpenAsync(path);
+
+        (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage($"Cannot open the SQLite event store at '{path}': *cannot be opened*");
+        Directory.Exists(path).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task OpenAsync_CorruptSchemaPage_ThrowsSayingTheFileIsCorruptAndLeavesIt()
+    {
+        var path = DbPath();
+        var store = await OpenAsync(path);
+        await store.AppendAsync(Event("evt_1"));
+        await store.DisposeAsync();
+        _stores.Remove(store);
+        // Keep SQLite's 100-byte file header (so it is still recognised as a database) and overwrite the rest of the
+        // first page, which holds the schema: what a torn write or a bad disk sector leaves behind.
+        var bytes = await File.ReadAllBytesAsync(path);
+        var pageSize = (bytes[16] << 8) | bytes[17];
+        for (var i = 100; i < pageSize; i++)
+        {
+            bytes[i] = 0xA5;
+        }
+
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var act = async () => await OpenAsync(path);
+
+        (await act.Should().ThrowAsync<SqliteEventStoreException>()).WithMessage($"Cannot open the SQLite event store at '{path}': *corrupt*");
+        (await File.ReadAllBytesAsync(path)).Should().Equal(bytes, "a damaged file is left as it was, for recovery tools");
+    }
+
+    [Fact]
     public async Task OpenAsync_SqliteDatabaseOfAnotherApplication_ThrowsWithoutTouchingIt()
     {
         var path = DbPath("other.db");
