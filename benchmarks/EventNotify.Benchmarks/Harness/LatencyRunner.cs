@@ -8,7 +8,8 @@ using static EventNotify.Benchmarks.Scenarios.EngineScenario;
 namespace EventNotify.Benchmarks.Harness;
 
 /// <summary>
-/// Publish → delivered latency of the in-memory engine at a fixed offered rate. Events are published on a schedule
+/// Publish → delivered latency of the engine (in-memory store, or with <c>--store sqlite</c> a SQLite file with its
+/// default FULL synchronous mode, so each acknowledged publish is on disk) at a fixed offered rate. Events are published on a schedule
 /// (event i is due at i / rate seconds); the publisher sleeps while ahead and publishes whatever is due when it
 /// wakes, so at 10k/s events leave in small bursts at the OS timer's granularity (about 1 ms). Latency runs from the
 /// moment <c>PublishAsync</c> is called to the moment the observer hears the success was recorded.
@@ -17,15 +18,43 @@ internal static class LatencyRunner
 {
     private const string IdPrefix = "evt_lat_";
 
-    public static async Task<int> RunAsync(int rate, int seconds)
+    public static async Task<int> RunAsync(int rate, int seconds, string store = "memory")
     {
+        if (store is not ("memory" or "sqlite"))
+        {
+            Console.Error.WriteLine($"--store must be memory or sqlite (was '{store}').");
+            return 2;
+        }
+
+        var sqlitePath = store == "sqlite" ? Path.Combine(Path.GetTempPath(), $"eventnotify-latency-{Guid.NewGuid():N}.db") : null;
+        try
+        {
+            return await MeasureAsync(rate, seconds, sqlitePath).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (sqlitePath is not null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+                {
+                    File.Delete(sqlitePath + suffix);
+                }
+            }
+        }
+    }
+
+    private static async Task<int> MeasureAsync(int rate, int seconds, string? sqlitePath)
+    {
+        var name = sqlitePath is null ? "engine-memory" : "engine-sqlite";
         var total = rate * seconds;
         var started = new long[total];
         var latency = new long[total];
         var delivered = 0;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var warmUpDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var warmUpLeft = 20_000;
+        var warmUpEvents = sqlitePath is null ? 20_000 : 5_000;
+        var warmUpLeft = warmUpEvents;
         var measuring = false;
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -49,16 +78,21 @@ internal static class LatencyRunner
                 done.TrySetResult();
             }
         }));
-        builder.Services.AddEventNotify()
+        var en = builder.Services.AddEventNotify()
             .AddNotifier(new InstantNotifier())
             .AddSubscription(new Subscription { Id = "sub_latency", EventTypes = ["order.*"], Channel = InstantNotifier.Name, Address = "latency" });
+        if (sqlitePath is not null)
+        {
+            en.UseSqlite($"Data Source={sqlitePath}");
+        }
+
         using var host = builder.Build();
         await host.StartAsync().ConfigureAwait(false);
         var publisher = host.Services.GetRequiredService<IEventPublisher>();
         var data = new ReadOnlyMemory<byte>(Scenarios.Payload.Utf8);
 
         // Warm-up at full speed (JIT tiers, pools), not measured.
-        for (var i = 0; i < 20_000; i++)
+        for (var i = 0; i < warmUpEvents; i++)
         {
             await publisher.PublishAsync(NotificationEvent.FromJson("order.paid", data)).ConfigureAwait(false);
         }
@@ -101,7 +135,7 @@ internal static class LatencyRunner
 
         Array.Sort(latency);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"latency engine-memory @ {rate}/s offered ({offered:0}/s achieved), {total} events: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms ({gcs} GCs pausing {paused.TotalMilliseconds:0.0} ms in all; {cpu:0.0} us CPU and {workItems:0.0} thread-pool work items per event)"));
+            $"latency {name} @ {rate}/s offered ({offered:0}/s achieved), {total} events: p50 {Ms(Percentile(latency, 0.50))} ms, p99 {Ms(Percentile(latency, 0.99))} ms, p99.9 {Ms(Percentile(latency, 0.999))} ms, max {Ms(latency[^1])} ms ({gcs} GCs pausing {paused.TotalMilliseconds:0.0} ms in all; {cpu:0.0} us CPU and {workItems:0.0} thread-pool work items per event)"));
         await ChannelBaselineAsync(rate, seconds).ConfigureAwait(false);
         return 0;
     }
