@@ -50,7 +50,7 @@ internal static class DemoEvents
             return FromFolder(path);
         }
 
-        throw new FileNotFoundException($"'{path}' is neither a .jsonl file nor a folder", path);
+        throw new FileNotFoundException($"'{path}' does not exist (expected a .jsonl file or a folder of .json payloads)", path);
     }
 
     private static IEnumerable<NotificationEvent> FromJsonLines(string file)

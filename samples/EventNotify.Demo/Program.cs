@@ -9,6 +9,12 @@ using Microsoft.Extensions.Logging;
 
 // EventNotify demo: a platform publishing events to third-party webhook endpoints that verify every signature.
 //   dotnet run --project samples/EventNotify.Demo [-- --events PATH] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(DemoOptions.Usage);
+    return 0;
+}
+
 var options = DemoOptions.Parse(args);
 if (options is null)
 {
@@ -74,7 +80,16 @@ foreach (var (name, (secret, patterns)) in endpoints)
 }
 
 using var host = builder.Build();
-await host.StartAsync();
+try
+{
+    await host.StartAsync();
+}
+catch (Exception ex) when (ex is EventNotify.Storage.Sqlite.SqliteEventStoreException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    // The store could not be opened (a folder, a foreign or damaged file, a file another host holds, ...).
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 2;
+}
 var publisher = host.Services.GetRequiredService<IEventPublisher>();
 var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
 var store = host.Services.GetRequiredService<IEventStore>();
@@ -145,9 +160,15 @@ if (interactive)
     Console.WriteLine();
 }
 
-// Summary per subscription, from the admin API (the store's view, not the demo's counters).
+// Summary per subscription, from the admin API (the store's view, not the demo's counters): with --db on a file of an
+// earlier run, the deliveries are the whole file's, while attempts are this run's.
 Console.WriteLine();
-Console.WriteLine($"  {"subscription",-14} {"deliveries",10} {"succeeded",10} {"dead",6} {"pending",8} {"attempts",9}");
+if (options.DbPath is not null)
+{
+    Console.WriteLine("  deliveries count everything in the database file (earlier runs included); attempts are this run's");
+}
+
+Console.WriteLine($"  {"subscription",-14} {"deliveries",10} {"succeeded",10} {"dead",6} {"pending",8} {"attempts (this run)",20}");
 long deliveries = 0, succeeded = 0, dead = 0;
 foreach (var name in endpoints.Keys)
 {
@@ -159,7 +180,7 @@ foreach (var name in endpoints.Keys)
     deliveries += total;
     succeeded += ok;
     dead += dl;
-    Console.WriteLine($"  sub_{name,-10} {total,10} {ok,10} {dl,6} {pe,8} {progress.AttemptsFor("sub_" + name),9}");
+    Console.WriteLine($"  sub_{name,-10} {total,10} {ok,10} {dl,6} {pe,8} {progress.AttemptsFor("sub_" + name),20}");
 }
 
 await host.StopAsync();
@@ -178,6 +199,8 @@ return success ? 0 : 1;
 
 internal sealed record DemoOptions(string? EventsPath, string Store, string? DbPath, int TimeoutSeconds)
 {
+    public const string Usage = "usage: EventNotify.Demo [--events FILE.jsonl|FOLDER] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]";
+
     public static DemoOptions? Parse(string[] args)
     {
         string? events = null, db = null;
@@ -208,7 +231,7 @@ internal sealed record DemoOptions(string? EventsPath, string Store, string? DbP
 
                     break;
                 case "-h" or "--help":
-                    Console.WriteLine("usage: EventNotify.Demo [--events FILE.jsonl|FOLDER] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]");
+                    Console.WriteLine(Usage);
                     return null;
                 default:
                     Console.Error.WriteLine($"unknown argument '{args[i]}' (try --help)");

@@ -11,8 +11,9 @@ public sealed class WebhookOptions
     public const string HttpClientName = "EventNotify.Webhooks";
 
     /// <summary>
-    /// The longest one HTTP attempt may take (connect, send, response headers and the kept part of the body). Also
-    /// used as the <c>webhook</c> channel's attempt timeout unless that is configured. The default value is 15 seconds.
+    /// The longest one HTTP attempt may take (connect, send, response headers and the kept part of the body). Unless
+    /// configured, the <c>webhook</c> channel's attempt timeout is this plus two seconds (up to one second waiting for a
+    /// slot at a busy endpoint, and one to spare), so this timeout fires first. The default value is 15 seconds.
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -79,15 +79,24 @@ internal sealed class SqliteFileLock : IDisposable
             // FileShare.None takes an exclusive advisory lock (flock on Unix) that the OS drops when the process dies.
             return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None);
         }
-        catch (IOException ex)
+        catch (IOException ex) when (IsLockConflict(ex))
         {
             throw Held(path, what, ex);
+        }
+        catch (IOException ex)
+        {
+            // Not a lock held by someone else: the file cannot be created or opened at all (e.g. under /proc).
+            throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{path}': '{lockPath}' cannot be created or opened ({ex.Message}). Put the database in an ordinary writable folder.", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
             throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{path}': no permission to create or open '{lockPath}' (is the folder read-only?).", ex);
         }
     }
+
+    // A held lock surfaces as a plain IOException (a sharing violation); a file that cannot exist there (a path under
+    // /proc, a folder that vanished, a name too long) as one of these.
+    private static bool IsLockConflict(IOException ex) => ex is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException);
 
     private static SqliteEventStoreException Held(string path, string what, Exception? inner) => new(
         $"Cannot open the SQLite event store at '{path}': another process or store instance holds {what}. " +

@@ -140,6 +140,34 @@ public sealed class DemoTests
     }
 
     [Fact]
+    public async Task Demo_Help_PrintsUsageAndExitsZero()
+    {
+        var result = await DemoRunner.RunAsync("--help");
+
+        result.ExitCode.Should().Be(0, result.Output);
+        result.Output.Should().StartWith("usage: EventNotify.Demo");
+    }
+
+    [Theory]
+    [InlineData("folder", "that path is a folder")]
+    [InlineData("/proc/eventnotify-demo-test.db", "cannot be created or opened")]
+    public async Task Demo_DbThatCannotBeOpened_ExitsWithTheStoresMessage(string db, string expected)
+    {
+        var folder = Directory.CreateTempSubdirectory("eventnotify-demo-db-");
+        try
+        {
+            var result = await DemoRunner.RunAsync("--db", db == "folder" ? folder.FullName : db);
+
+            result.ExitCode.Should().Be(2, result.Output);
+            result.Output.Should().Contain("error: Cannot open the SQLite event store").And.Contain(expected).And.NotContain("Unhandled exception");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Demo_UnknownArgument_ExitsWithUsageError()
     {
         var result = await DemoRunner.RunAsync("--bogus");

@@ -17,8 +17,9 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Debug, "Webhook delivery {DeliveryId} to {Endpoint} failed: {Error}")]
     public static partial void Failed(ILogger logger, string deliveryId, string endpoint, string error);
 
-    [LoggerMessage(105, LogLevel.Warning, "Webhook endpoint {Endpoint} circuit opened after {Failures} consecutive failures")]
-    public static partial void CircuitOpened(ILogger logger, string endpoint, int failures);
+    // Circuits are per URL; the log names the host and the subscription, never the path (it may carry a token).
+    [LoggerMessage(105, LogLevel.Warning, "Webhook circuit opened for the URL of subscription {SubscriptionId} on {Endpoint} after {Failures} consecutive failures (other URLs on that host are not paused)")]
+    public static partial void CircuitOpened(ILogger logger, string? subscriptionId, string endpoint, int failures);
 
     [LoggerMessage(106, LogLevel.Warning, "Webhook endpoint {Endpoint} given up: failing for longer than {DisableAfter}; subscription {SubscriptionId} is disabled")]
     public static partial void GivenUp(ILogger logger, string endpoint, TimeSpan disableAfter, string? subscriptionId);

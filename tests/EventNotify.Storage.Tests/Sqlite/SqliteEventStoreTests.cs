@@ -232,6 +232,18 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenAsync_FolderWhereNoFileCanBeCreated_ThrowsSayingSoRatherThanBlamingALock()
+    {
+        // /proc exists but takes no new files: nobody holds a lock there, the file just cannot be made.
+        var path = "/proc/eventnotify-test-" + Guid.NewGuid().ToString("N") + ".db";
+
+        var act = async () => await OpenAsync(path);
+
+        var thrown = (await act.Should().ThrowAsync<SqliteEventStoreException>()).Which;
+        thrown.Message.Should().Contain("cannot be created or opened").And.NotContain("another process");
+    }
+
+    [Fact]
     public async Task OpenAsync_CorruptSchemaPage_ThrowsSayingTheFileIsCorruptAndLeavesIt()
     {
         var path = DbPath();
