@@ -50,6 +50,9 @@ internal sealed class WebhookNotifier : INotifier
 
     public string Channel => ChannelName;
 
+    /// <summary>Every await of an attempt (slot wait, HTTP send, body read) takes the token: the engine need not guard it.</summary>
+    public bool HonoursCancellation => true;
+
     /// <summary>The cap on attempts in flight to one endpoint URL (<see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/>).</summary>
     internal int MaxConcurrencyPerEndpoint => _slots.Limit;
 
@@ -120,6 +123,8 @@ internal sealed class WebhookNotifier : INotifier
 
     private sealed record Target(Uri? Uri, string? Refusal, string Key, string Circuit);
 
+    // Pooled state machines (here and in PostAsync): an attempt would otherwise allocate a box per method that waits.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(notification);
@@ -251,6 +256,7 @@ internal sealed class WebhookNotifier : INotifier
         return active;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<DeliveryResult> PostAsync(Notification notification, Uri uri, string endpoint, IReadOnlyList<WebhookSecret> secrets, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // Built once per attempt: these exact bytes are signed and sent.

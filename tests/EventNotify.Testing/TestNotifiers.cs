@@ -17,6 +17,9 @@ public sealed class RecordingNotifier(string channel = "test") : INotifier
 
     public IReadOnlyCollection<Notification> Calls => _calls.ToArray();
 
+    /// <summary>What the notifier tells the engine about honouring its token; the default value is <see langword="false"/>.</summary>
+    public bool HonoursCancellation { get; init; }
+
     public async ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken)
     {
         try

@@ -11,6 +11,15 @@ public interface INotifier
 
     /// <summary>Sends <paramref name="notification"/>; honour <paramref name="cancellationToken"/> (attempt timeout, shutdown).</summary>
     ValueTask<DeliveryResult> SendAsync(Notification notification, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether <see cref="SendAsync"/> always ends promptly once its token is cancelled. When <see langword="false"/>
+    /// (the default), the engine guards each attempt: if the send ignores the token, the worker gives up waiting at
+    /// the attempt timeout and moves on. Return <see langword="true"/> only when every await in the send honours the
+    /// token (as <see cref="System.Net.Http.HttpClient"/> does): the engine then awaits the send directly, which saves
+    /// a task and a registration per attempt. The default value is <see langword="false"/>.
+    /// </summary>
+    bool HonoursCancellation => false;
 }
 
 /// <summary>What a notifier is asked to send: one attempt of one delivery.</summary>

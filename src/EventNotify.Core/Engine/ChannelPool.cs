@@ -16,6 +16,7 @@ internal sealed class ChannelPool
     {
         _engine = engine;
         Notifier = notifier;
+        HonoursCancellation = notifier.HonoursCancellation;
         var global = engine.Options;
         _concurrency = options?.Concurrency ?? global.Concurrency;
         Timeout = options?.AttemptTimeout ?? global.AttemptTimeout;
@@ -28,6 +29,9 @@ internal sealed class ChannelPool
     }
 
     public INotifier Notifier { get; }
+
+    /// <summary><see cref="INotifier.HonoursCancellation"/>, read once.</summary>
+    public bool HonoursCancellation { get; }
 
     public Channel<DueDelivery> Queue { get; }
 

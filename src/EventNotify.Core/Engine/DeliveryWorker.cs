@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using EventNotify.Diagnostics;
 
@@ -74,6 +75,8 @@ internal sealed class DeliveryWorker
 
     private CancellationTokenSource NewAttemptCts() => new(System.Threading.Timeout.InfiniteTimeSpan, _engine.Time);
 
+    // Pooled state machines: one delivery's processing and attempt would otherwise allocate a box each time they wait.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(DueDelivery item)
     {
         var d = item.Delivery;
@@ -179,6 +182,7 @@ internal sealed class DeliveryWorker
     private Task WaitForRecordingRoomAsync() =>
         _recordings.Count >= MaxOutstandingRecordings ? _recordings.Dequeue() : Task.CompletedTask;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<DeliveryResult> AttemptAsync(Notification notification)
     {
         var timeout = _pool.Timeout;
@@ -195,6 +199,12 @@ internal sealed class DeliveryWorker
             if (pending.IsCompletedSuccessfully)
             {
                 return Checked(pending.Result);
+            }
+
+            if (_pool.HonoursCancellation)
+            {
+                // The notifier ends its send when the token fires (timeout or shutdown): no guard needed.
+                return Checked(await pending.ConfigureAwait(false));
             }
 
             // WaitAsync also bounds a notifier that ignores its token: the worker moves on, the send is abandoned.

@@ -39,6 +39,48 @@ public sealed class IsolationAndShutdownTests
     }
 
     [Fact]
+    public async Task NotifierDeclaringItHonoursCancellation_TimedOutThroughItsToken()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sawCancellation = false;
+        var notifier = new RecordingNotifier
+        {
+            HonoursCancellation = true,
+            Behaviour = async (_, ct) =>
+            {
+                entered.TrySetResult();
+                try
+                {
+                    await new TaskCompletionSource().Task.WaitAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    sawCancellation = true;
+                    throw;
+                }
+
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
+        {
+            o.AttemptTimeout = TimeSpan.FromSeconds(5);
+            o.Retry = new RetryOptions { MaxAttempts = 1 };
+        }, time);
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        time.Advance(TimeSpan.FromSeconds(5));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1);
+
+        sawCancellation.Should().BeTrue("the attempt's token fired at the timeout and the send ended through it");
+        host.Outcomes.Attempts.Single().Outcome.Should().Be(AttemptOutcome.TransientFailure);
+        host.Outcomes.Attempts.Single().Error.Should().Be("Timed out after 5 s.");
+    }
+
+    [Fact]
     public async Task SlowNotifier_HonoursToken_TimeoutIsTransientFailure()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
