@@ -47,10 +47,15 @@ public sealed class InMemoryEventStore : IEventStore
     // succeed at the first attempt, so this saves a list and its array per delivery on the hot path.
     private readonly Dictionary<string, object> _attempts = new(StringComparer.Ordinal);
 
-    // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil).
-    // Ordered by time, then id ordinally: the tuple's default comparer compares the ids with the current culture
-    // (ICU on Linux), which the profile showed on every add and remove because deliveries of one event share a time.
-    private readonly SortedSet<(long Due, string Id)> _due = new(DueOrder.Instance);
+    // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil), then id ordinally (the
+    // tuple's default comparer would compare ids with the current culture, ICU on Linux). A binary heap with lazy
+    // deletion: a delivery whose state changes gets a new entry and its old one goes stale, dropped when it reaches the
+    // top or when stale entries outnumber live ones. A sorted set paid a tree removal (and a node allocation per add)
+    // on every outcome; the heap's add is a sift in one array and nothing is removed on the hot path.
+    private readonly PriorityQueue<string, (long Due, string Id)> _due = new(DueOrder.Instance);
+
+    // Deliveries now Pending: the live entries of _due (every other entry is stale).
+    private int _pendingCount;
 
     /// <inheritdoc />
     public ValueTask<bool> AppendAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
@@ -152,7 +157,7 @@ public sealed class InMemoryEventStore : IEventStore
 
         if (d.Status == DeliveryStatus.Pending)
         {
-            _due.Add((DueTicks(d), d.Id));
+            AddDueLocked(d);
         }
 
         return true;
@@ -184,18 +189,17 @@ public sealed class InMemoryEventStore : IEventStore
         lock (_lock)
         {
             var nowTicks = now.UtcTicks;
-            while (_due.Count > 0 && (claimed?.Count ?? 0) < max)
+            while ((claimed?.Count ?? 0) < max && PeekDueLocked() is { } first)
             {
-                var first = _due.Min;
                 if (first.Due > nowTicks)
                 {
                     break;
                 }
 
-                _due.Remove(first);
-                var d = _deliveries[first.Id] with { LeasedUntil = leaseUntil };
+                _due.Dequeue();
+                var d = first.Delivery with { LeasedUntil = leaseUntil };
                 _deliveries[d.Id] = d;
-                _due.Add((DueTicks(d), d.Id));
+                _due.Enqueue(d.Id, (DueTicks(d), d.Id)); // still pending (now leased): the count stays
                 (claimed ??= []).Add(new DueDelivery(d, _events[d.EventId].Event));
             }
         }
@@ -225,7 +229,7 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            return ValueTask.FromResult<DateTimeOffset?>(_due.Count == 0 ? null : new DateTimeOffset(_due.Min.Due, TimeSpan.Zero));
+            return ValueTask.FromResult<DateTimeOffset?>(PeekDueLocked() is { } first ? new DateTimeOffset(first.Due, TimeSpan.Zero) : null);
         }
     }
 
@@ -396,15 +400,17 @@ public sealed class InMemoryEventStore : IEventStore
     {
         if (old.Status == DeliveryStatus.Pending)
         {
-            _due.Remove((DueTicks(old), old.Id));
+            _pendingCount--; // its entry in _due is stale from now on
         }
 
         _deliveries[updated.Id] = updated;
         if (updated.Status == DeliveryStatus.Pending)
         {
-            _due.Add((DueTicks(updated), updated.Id));
+            AddDueLocked(updated);
+            return;
         }
-        else if (_maxFinished is { } max && updated.Status is DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
+
+        if (_maxFinished is { } max && updated.Status is DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
         {
             _finished.Enqueue((updated.Id, updated.CompletedAt?.UtcTicks ?? 0));
             while (_finished.Count > max)
@@ -412,6 +418,8 @@ public sealed class InMemoryEventStore : IEventStore
                 DropFinishedLocked(_finished.Dequeue());
             }
         }
+
+        CompactDueLocked();
     }
 
     /// <summary>Drops a finished delivery past the limit, its attempts, and its event once nothing of it is left.</summary>
@@ -430,6 +438,51 @@ public sealed class InMemoryEventStore : IEventStore
         {
             _events.Remove(d.EventId);
         }
+    }
+
+    private void AddDueLocked(Delivery d)
+    {
+        _pendingCount++;
+        _due.Enqueue(d.Id, (DueTicks(d), d.Id));
+        CompactDueLocked();
+    }
+
+    /// <summary>The earliest live entry of <see cref="_due"/> (stale entries on top are dropped), or null when none is pending.</summary>
+    private (long Due, Delivery Delivery)? PeekDueLocked()
+    {
+        while (_due.TryPeek(out var id, out var key))
+        {
+            if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending && DueTicks(d) == key.Due)
+            {
+                return (key.Due, d);
+            }
+
+            _due.Dequeue(); // stale: the delivery finished, was purged, or has a newer entry
+        }
+
+        return null;
+    }
+
+    /// <summary>Rebuilds <see cref="_due"/> from its live entries once stale ones outnumber them (amortised O(1) per change).</summary>
+    private void CompactDueLocked()
+    {
+        if (_due.Count <= (2 * _pendingCount) + 1024)
+        {
+            return;
+        }
+
+        var live = new List<(string, (long, string))>(_pendingCount);
+        var seen = new HashSet<string>(_pendingCount, StringComparer.Ordinal);
+        foreach (var (id, key) in _due.UnorderedItems)
+        {
+            if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending && DueTicks(d) == key.Due && seen.Add(id))
+            {
+                live.Add((id, key));
+            }
+        }
+
+        _due.Clear();
+        _due.EnqueueRange(live);
     }
 
     private static long DueTicks(Delivery d) =>

@@ -1,0 +1,100 @@
+using System.Text;
+
+namespace EventNotify.Storage.Tests.Contract;
+
+/// <summary>
+/// The in-memory store's due order under many changes: its heap keeps stale entries until they surface or are
+/// compacted away, so these tests change deliveries far more often than the compaction threshold.
+/// </summary>
+public sealed class InMemoryEventStoreDueOrderTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static Delivery NewDelivery(string id, string eventId, DateTimeOffset due) => new()
+    {
+        Id = id,
+        EventId = eventId,
+        EventType = "order.paid",
+        SubscriptionId = "sub_1",
+        Channel = "test",
+        Address = "addr",
+        Status = DeliveryStatus.Pending,
+        CreatedAt = T0,
+        NextAttemptAt = due,
+    };
+
+    private static async Task<InMemoryEventStore> StoreWithAsync(int deliveries, Func<int, DateTimeOffset> due)
+    {
+        var store = new InMemoryEventStore(new InMemoryEventStoreOptions { MaxFinishedDeliveries = null });
+        for (var i = 0; i < deliveries; i++)
+        {
+            var eventId = $"evt_{i:D5}";
+            await store.AppendAsync(new NotificationEvent { Id = eventId, Type = "order.paid", Source = "urn:test", Time = T0, Data = Encoding.UTF8.GetBytes("{}") });
+            await store.SaveRoutedAsync(eventId, [NewDelivery($"dlv_{i:D5}", eventId, due(i))]);
+        }
+
+        return store;
+    }
+
+    private static ValueTask RetryAtAsync(InMemoryEventStore store, string id, int attempt, DateTimeOffset next) =>
+        store.RecordAttemptAsync(
+            new DeliveryAttempt { DeliveryId = id, AttemptNumber = attempt, StartedAt = T0, Outcome = AttemptOutcome.TransientFailure },
+            new DeliveryUpdate(DeliveryStatus.Pending, attempt, next, null, "503", 503));
+
+    [Fact]
+    public async Task ManyRetries_EachDeliveryClaimedOnceAtItsLatestTimeInOrder()
+    {
+        const int count = 3000;
+        var store = await StoreWithAsync(count, _ => T0);
+
+        // Every delivery is rescheduled five times (15,000 changes, far past the compaction threshold); the last time
+        // wins, and it runs backwards so the claim order is the reverse of the insertion order.
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await RetryAtAsync(store, $"dlv_{i:D5}", attempt, T0.AddMinutes(attempt).AddSeconds(count - i));
+            }
+        }
+
+        (await store.GetNextDueTimeAsync()).Should().Be(T0.AddMinutes(5).AddSeconds(1));
+        (await store.ClaimDueDeliveriesAsync(T0.AddMinutes(5), T0.AddHours(1), count)).Should().BeEmpty("no delivery is due before its latest time");
+
+        var claimed = await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(2), count * 2);
+
+        claimed.Select(c => c.Delivery.Id).Should().Equal(Enumerable.Range(0, count).Reverse().Select(i => $"dlv_{i:D5}"));
+        claimed.Should().OnlyContain(c => c.Delivery.Attempts == 5 && c.Delivery.LeasedUntil == T0.AddHours(2));
+        (await store.GetNextDueTimeAsync()).Should().Be(T0.AddHours(2), "every delivery is leased until then");
+    }
+
+    [Fact]
+    public async Task AllFinished_NothingDueAndNothingClaimed()
+    {
+        const int count = 2500;
+        var store = await StoreWithAsync(count, i => T0.AddSeconds(i));
+        for (var i = 0; i < count; i++)
+        {
+            await store.RecordAttemptAsync(
+                new DeliveryAttempt { DeliveryId = $"dlv_{i:D5}", AttemptNumber = 1, StartedAt = T0, Outcome = AttemptOutcome.Succeeded },
+                new DeliveryUpdate(DeliveryStatus.Succeeded, 1, T0, T0, null, 200));
+        }
+
+        (await store.GetNextDueTimeAsync()).Should().BeNull();
+        (await store.ClaimDueDeliveriesAsync(T0.AddDays(1), T0.AddDays(2), count)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task ReleasedLeases_DueAgainAtTheirAttemptTimeAndClaimedOnce()
+    {
+        const int count = 1500;
+        var store = await StoreWithAsync(count, i => T0.AddSeconds(i));
+        var firstClaim = await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(2), count);
+        firstClaim.Should().HaveCount(count);
+
+        await store.ReleaseAsync(firstClaim.Select(c => c.Delivery.Id).ToArray());
+
+        (await store.GetNextDueTimeAsync()).Should().Be(T0, "a released delivery is due at its own attempt time again");
+        var again = await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(3), count * 2);
+        again.Select(c => c.Delivery.Id).Should().Equal(Enumerable.Range(0, count).Select(i => $"dlv_{i:D5}"), "each once, in due order");
+    }
+}
