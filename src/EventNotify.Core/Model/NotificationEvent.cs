@@ -134,7 +134,10 @@ public sealed record NotificationEvent
             System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(uuid[8..])), static (chars, value) =>
         {
             "evt_".CopyTo(chars);
-            value.TryFormat(chars[4..], out _, "x32", System.Globalization.CultureInfo.InvariantCulture);
+            // Hex through the vectorised byte encoder: UInt128's own "x32" formatting took its slow path (2 % of a publish).
+            Span<byte> bytes = stackalloc byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, value);
+            Convert.TryToHexStringLower(bytes, chars[4..], out _);
         });
     }
 
