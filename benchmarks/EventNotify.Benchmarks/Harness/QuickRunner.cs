@@ -73,7 +73,7 @@ internal static class QuickRunner
 
                 // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
+                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
             }
 
             foreach (var (a, b) in ScenarioCatalog.Ratios)
@@ -128,6 +128,7 @@ internal static class QuickRunner
         var cpu = process.TotalProcessorTime;
         var pause = GC.GetTotalPauseDuration();
         var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
+        var workItems = ThreadPool.CompletedWorkItemCount;
         var started = Stopwatch.GetTimestamp();
         await m.Scenario.RunAsync(events).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -141,6 +142,7 @@ internal static class QuickRunner
         m.Rates.Add(events / elapsed.TotalSeconds);
         m.Bytes.Add((double)bytes / events);
         m.Cpu.Add((process.TotalProcessorTime - cpu).TotalMicroseconds / events);
+        m.WorkItems.Add((double)(ThreadPool.CompletedWorkItemCount - workItems) / events);
         m.GcPause.Add((GC.GetTotalPauseDuration() - pause) / elapsed);
         await m.Scenario.CleanupAsync().ConfigureAwait(false);
     }
@@ -187,6 +189,8 @@ internal static class QuickRunner
         public List<double> Bytes { get; } = [];
 
         public List<double> Cpu { get; } = [];
+
+        public List<double> WorkItems { get; } = [];
 
         public List<double> GcPause { get; } = [];
 

@@ -21,12 +21,15 @@ internal sealed class ChannelPool
         _concurrency = options?.Concurrency ?? global.Concurrency;
         Timeout = options?.AttemptTimeout ?? global.AttemptTimeout;
         Retry = new RetrySchedule(options?.Retry ?? global.Retry, () => (engine.Randomizer ?? Random.Shared.NextDouble)());
+        _capacity = global.DeliveryQueueCapacity;
         Queue = Channel.CreateBounded<DueDelivery>(new BoundedChannelOptions(global.DeliveryQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = _concurrency == 1,
         });
     }
+
+    private readonly int _capacity;
 
     public INotifier Notifier { get; }
 
@@ -55,5 +58,63 @@ internal sealed class ChannelPool
         Completion = Task.WhenAll(_workers);
     }
 
-    public void Complete() => Queue.Writer.TryComplete();
+    public void Complete()
+    {
+        Volatile.Write(ref _closed, true);
+        Queue.Writer.TryComplete();
+        ReleaseWriters(); // a writer waiting for room finds the queue closed
+    }
+
+    private bool _closed;
+
+    // Back-pressure with hysteresis: a writer that finds the queue full waits until the workers have drained it to
+    // half, then fills it again without waiting. The channel's own WriteAsync would wake the writer for every slot that
+    // frees up, a thread-pool hand-off per delivery whenever the workers are the bottleneck.
+    private TaskCompletionSource? _roomWaiter;
+
+    private int LowWater => _capacity / 2;
+
+    /// <summary>Writes <paramref name="item"/>, waiting while the queue is full until it has drained to half.</summary>
+    public async ValueTask WriteAsync(DueDelivery item, CancellationToken cancellationToken)
+    {
+        while (!Queue.Writer.TryWrite(item))
+        {
+            var waiter = Volatile.Read(ref _roomWaiter);
+            if (waiter is null)
+            {
+                var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waiter = Interlocked.CompareExchange(ref _roomWaiter, fresh, null) ?? fresh;
+            }
+
+            if (Volatile.Read(ref _closed))
+            {
+                await Queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false); // throws ChannelClosedException, as before
+                return;
+            }
+
+            // Checked after the waiter is published, so a worker that drained the queue meanwhile is not missed.
+            if (Queue.Reader.Count <= LowWater)
+            {
+                ReleaseWriters();
+                continue;
+            }
+
+            WriterWaited.TrySetResult();
+            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Completes the first time a writer waits for room (tests).</summary>
+    internal TaskCompletionSource WriterWaited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Called by a worker after it took an item: wakes waiting writers once the queue is down to half.</summary>
+    public void ItemTaken()
+    {
+        if (Volatile.Read(ref _roomWaiter) is not null && Queue.Reader.Count <= LowWater)
+        {
+            ReleaseWriters();
+        }
+    }
+
+    private void ReleaseWriters() => Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
 }

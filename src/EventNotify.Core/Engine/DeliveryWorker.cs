@@ -42,6 +42,8 @@ internal sealed class DeliveryWorker
                     item = await reader.ReadAsync(abort).ConfigureAwait(false);
                 }
 
+                _pool.ItemTaken();
+
                 await WaitForRecordingRoomAsync().ConfigureAwait(false);
                 await ProcessAsync(item).ConfigureAwait(false);
             }

@@ -42,6 +42,9 @@ internal sealed partial class EventNotifyEngine
     /// <summary>How many deliveries wait in <paramref name="channel"/>'s queue (tests).</summary>
     internal int QueueDepth(string channel) => _pools[channel].QueueDepth;
 
+    /// <summary>Completes once a router has waited for room in <paramref name="channel"/>'s full queue (tests).</summary>
+    internal Task WriterWaitedAsync(string channel) => _pools[channel].WriterWaited.Task;
+
     /// <summary>
     /// Decides the delivery's next state from one attempt's result, and records both. Ends the delivery's time in
     /// flight in this process (always, once): right after the store write, before anyone is told, because from then on

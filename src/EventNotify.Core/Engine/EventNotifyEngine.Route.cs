@@ -172,7 +172,7 @@ internal sealed partial class EventNotifyEngine
         // If this wait is cancelled (shutdown), the id stays in _inFlight and is released in StopAsync.
         if (!pool.Queue.Writer.TryWrite(item))
         {
-            await pool.Queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            await pool.WriteAsync(item, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -66,6 +66,55 @@ public sealed class BackPressureTests
     }
 
     [Fact]
+    public async Task PushQueueFullManyTimes_RouterResumesEachTimeTheWorkersDrainIt_EveryEventDeliveredOnce()
+    {
+        // The router waits for a full push queue to drain to half before it fills it again: this runs that cycle
+        // many times (60 events through a queue of 8) to show no wake-up is lost.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = 0;
+        var bothBusy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = async (_, _) =>
+            {
+                if (Interlocked.Increment(ref entered) == 2)
+                {
+                    bothBusy.TrySetResult();
+                }
+
+                await gate.Task;
+                await Task.Yield();
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
+        {
+            o.RouteQueueCapacity = 4;
+            o.DeliveryQueueCapacity = 8;
+            o.RouterConcurrency = 2;
+            o.Concurrency = 2;
+            o.PollInterval = TimeSpan.FromMinutes(10); // no store poll comes along to push the queue: only the workers can wake the router
+        });
+        await host.SubscribeAsync("test", "*");
+
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = $"e{i}" });
+            }
+        });
+        await bothBusy.Task.WaitAsync(TimeSpan.FromSeconds(10)); // both workers held: the queues fill behind them
+        await host.Services.GetRequiredService<EventNotifyEngine>().WriterWaitedAsync("test").WaitAsync(TimeSpan.FromSeconds(10));
+        host.Services.GetRequiredService<EventNotifyEngine>().QueueDepth("test").Should().Be(8, "a router waits only on a full queue");
+        gate.SetResult();
+
+        await publishing.WaitAsync(TimeSpan.FromSeconds(30));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 60);
+        notifier.Calls.Select(c => c.Event.Id).Should().OnlyHaveUniqueItems().And.HaveCount(60);
+    }
+
+    [Fact]
     public async Task PublishAsync_QueueFullRejectMode_ThrowsAndAcceptsNothing()
     {
         // Not started: nothing drains the route queue, so after one event it is deterministically full.
