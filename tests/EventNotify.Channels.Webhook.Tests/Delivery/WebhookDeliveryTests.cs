@@ -77,6 +77,7 @@ public sealed class WebhookDeliveryTests
         receiver.Requests.Should().AllSatisfy(r => verifier.Verify(r.Header, r.Body).IsValid.Should().BeTrue());
     }
 
+    // Field case W7: 408, 429 and 5xx are retried (410 below is final).
     [Theory]
     [InlineData(408)]
     [InlineData(429)]
@@ -129,6 +130,7 @@ public sealed class WebhookDeliveryTests
         receiver.Requests.Should().HaveCount(1);
     }
 
+    // Field case W7: 410 Gone gets no more attempts and disables the subscription.
     [Fact]
     public async Task Publish_EndpointAnswers410_DeadLetteredAndSubscriptionDisabled()
     {

@@ -22,6 +22,7 @@ public sealed class WebhookVerifierTests
         result.IsValid.Should().BeTrue(result.Message);
     }
 
+    // Field case W3: any matching v1 signature among several verifies; unknown versions are ignored.
     [Theory]
     [InlineData("v1,bm9wZQ== " + Good)]
     [InlineData("v1a,xxx " + Good)]
