@@ -164,12 +164,13 @@ internal sealed class WebhookNotifier : INotifier
                 health.OpenFor);
         }
 
-        var slot = await _slots.EnterAsync(circuit, cancellationToken).ConfigureAwait(false);
+        // Per host and port, not per URL: a server that hangs hangs every path on it.
+        var slot = await _slots.EnterAsync(endpoint, cancellationToken).ConfigureAwait(false);
         if (slot is null)
         {
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
-                $"Endpoint {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint): not attempted.",
+                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port): not attempted.",
                 EndpointSlots.BusyDelay);
         }
 

@@ -62,10 +62,12 @@ public sealed class WebhookOptions
     public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(5);
 
     /// <summary>
-    /// The most attempts in flight at once to one endpoint URL, so a receiver that hangs holds only part of the
-    /// channel's workers and deliveries to other receivers go on. A delivery that finds its endpoint at the cap waits
-    /// up to a second for a slot; if the endpoint stays that busy, further deliveries to it are deferred (not counted as
-    /// attempts) until one of its attempts ends. The default value is <see langword="null"/>: half of the webhook
+    /// The most attempts in flight at once to one host and port (every URL on it: a server that hangs hangs all its
+    /// paths), so a receiver that hangs holds only part of the channel's workers and deliveries to other receivers go
+    /// on. A delivery that finds its host at the cap waits up to a second for a slot; if the host stays that busy,
+    /// further deliveries to it are deferred for two seconds (not counted as attempts) until one of its attempts ends.
+    /// A receiver that needs more than a second per answer is therefore held to this many at once: raise it (with the
+    /// channel's <c>Concurrency</c>) for a known slow or high-volume host. The default value is <see langword="null"/>: half of the webhook
     /// channel's workers (<c>EventNotifyOptions.Channel("webhook").Concurrency</c>, else
     /// <c>EventNotifyOptions.Concurrency</c>), at least 1.
     /// </summary>

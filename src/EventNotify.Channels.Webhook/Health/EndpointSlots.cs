@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace EventNotify.Webhooks;
 
 /// <summary>
-/// Caps the attempts in flight to one endpoint URL, so a receiver that accepts connections and never answers holds at
+/// Caps the attempts in flight to one endpoint (host and port), so a receiver that accepts connections and never answers holds at
 /// most <see cref="Limit"/> of the channel's workers (until <see cref="WebhookOptions.Timeout"/> cuts them) and the
 /// rest keep delivering to healthy receivers. A worker that finds the endpoint at its cap waits up to
 /// <see cref="SlotWait"/> for a slot (a fast endpoint frees one within milliseconds, so a busy but healthy endpoint
@@ -23,7 +23,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
 
     private readonly ConcurrentDictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
-    /// <summary>The most attempts in flight to one endpoint URL.</summary>
+    /// <summary>The most attempts in flight to one endpoint (host and port).</summary>
     public int Limit { get; } = limit;
 
     /// <summary>Attempts in flight to <paramref name="endpoint"/> now (for tests and diagnostics).</summary>
@@ -57,6 +57,12 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             Volatile.Write(ref gate.Saturated, true);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller's token (the attempt's timeout, or shutdown) fired while waiting: nothing was sent, so this is
+            // a deferral, never a timed-out attempt.
             return null;
         }
     }

@@ -17,7 +17,9 @@ public interface INotifier
     /// (the default), the engine guards each attempt: if the send ignores the token, the worker gives up waiting at
     /// the attempt timeout and moves on. Return <see langword="true"/> only when every await in the send honours the
     /// token (as <see cref="System.Net.Http.HttpClient"/> does): the engine then awaits the send directly, which saves
-    /// a task and a registration per attempt. The default value is <see langword="false"/>.
+    /// a task and a registration per attempt. If such a send hangs anyway, it holds its worker past the attempt timeout,
+    /// and stopping the host waits for it a few seconds past <c>ShutdownTimeout</c>, logs an error and leaves it
+    /// behind. The default value is <see langword="false"/>.
     /// </summary>
     bool HonoursCancellation => false;
 }
@@ -110,8 +112,9 @@ public readonly record struct DeliveryResult
 
     /// <summary>
     /// Not attempted now, by the channel's own choice (an open circuit, a provider quota that resets at a known time):
-    /// try again after at least <paramref name="retryAfter"/>, without counting an attempt. A channel that defers must
-    /// eventually attempt or give up (e.g. disable an endpoint that failed for days), or the delivery waits forever.
+    /// try again after <paramref name="retryAfter"/> (at least 1 second, at most <see cref="RetryOptions.MaxRetryAfter"/>),
+    /// without counting an attempt and whatever the retry schedule says. A channel that defers must eventually attempt
+    /// or give up (e.g. disable an endpoint that failed for days), or the delivery waits forever.
     /// </summary>
     public static DeliveryResult Deferred(string reason, TimeSpan retryAfter) =>
         new(AttemptOutcome.TransientFailure, reason, null, retryAfter, null, false, null, deferred: true);

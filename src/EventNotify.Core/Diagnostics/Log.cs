@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "EventNotify stop timed out; {Count} deliveries left pending in the store")]
     public static partial void StopTimedOut(ILogger logger, int count);
 
+    [LoggerMessage(16, LogLevel.Error, "EventNotify stop: work interrupted at the shutdown deadline had not ended {Grace} later; left behind (a notifier that declares HonoursCancellation ignores its token?)")]
+    public static partial void DrainAbandoned(ILogger logger, TimeSpan grace);
+
     [LoggerMessage(4, LogLevel.Debug, "Delivery {DeliveryId} of event {EventId} on {Channel} succeeded in {DurationMs} ms (attempt {Attempt})")]
     public static partial void Delivered(ILogger logger, string deliveryId, string eventId, string channel, double durationMs, int attempt);
 

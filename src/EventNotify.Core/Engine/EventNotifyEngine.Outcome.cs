@@ -152,7 +152,7 @@ internal sealed partial class EventNotifyEngine
         DeliveryUpdate update;
         try
         {
-            next = now + pool.Retry.GetDelay(Math.Max(1, d.Attempts), result.RetryAfter);
+            next = now + pool.Retry.GetDeferral(result.RetryAfter);
             update = new DeliveryUpdate(DeliveryStatus.Pending, d.Attempts, next, null, result.Error, d.LastStatusCode);
             await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
             NoteStored(d.Id);

@@ -182,10 +182,15 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
             await _abort.CancelAsync().ConfigureAwait(false);
             try
             {
-                await drain.ConfigureAwait(false);
+                // Bounded: a notifier that ignores its token (while claiming to honour it) must not hang the host's stop.
+                await drain.WaitAsync(AbortGrace).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
+            }
+            catch (TimeoutException)
+            {
+                Log.DrainAbandoned(_logger, AbortGrace);
             }
         }
 
@@ -206,6 +211,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
         Volatile.Write(ref _state, Stopped);
     }
+
+    /// <summary>How long stopping waits, after interrupting what runs at the shutdown deadline, for it to end.</summary>
+    internal static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
 
     private async Task DrainAsync()
     {

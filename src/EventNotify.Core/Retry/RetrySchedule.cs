@@ -17,6 +17,25 @@ internal sealed class RetrySchedule
 
     public int MaxAttempts => _options.MaxAttempts;
 
+    /// <summary>The shortest wait after a deferral, so a channel that defers with no wait cannot make a hot loop.</summary>
+    public static readonly TimeSpan MinDeferral = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The wait after a channel deferred a delivery (not an attempt): what it asked for, at least
+    /// <see cref="MinDeferral"/> and at most <see cref="RetryOptions.MaxRetryAfter"/>. The retry schedule does not
+    /// apply: nothing failed, and re-applying the last failure's delay would make the delivery wait for it twice.
+    /// </summary>
+    public TimeSpan GetDeferral(TimeSpan? requested)
+    {
+        var wait = requested ?? TimeSpan.Zero;
+        if (wait > _options.MaxRetryAfter)
+        {
+            wait = _options.MaxRetryAfter;
+        }
+
+        return wait < MinDeferral ? MinDeferral : wait;
+    }
+
     /// <summary>The delay after the <paramref name="failedAttempts"/>-th failed attempt (1 for the first failure).</summary>
     public TimeSpan GetDelay(int failedAttempts, TimeSpan? retryAfter = null)
     {

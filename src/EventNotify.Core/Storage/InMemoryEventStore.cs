@@ -103,13 +103,16 @@ public sealed class InMemoryEventStore : IEventStore
             }
 
             entry.Routed = true;
-            entry.DeliveryCount = deliveries.Count;
             foreach (var d in deliveries)
             {
-                AddDeliveryLocked(d);
+                // Added to the count, not set: a replay may have given the event deliveries before it was routed.
+                if (AddDeliveryLocked(d))
+                {
+                    entry.DeliveryCount++;
+                }
             }
 
-            if (deliveries.Count == 0 && _maxFinished is { } max)
+            if (entry.DeliveryCount == 0 && _maxFinished is { } max)
             {
                 _unmatched.Enqueue(eventId);
                 while (_unmatched.Count > max)

@@ -342,6 +342,31 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_HungHostWithSeveralUrls_CapCountsTheHostNotEachUrl()
+    {
+        await using var healthy = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(
+            w => w.Timeout = TimeSpan.FromMinutes(2), // default cap: half of 4 workers
+            o => o.Channel("webhook").Concurrency = 4,
+            retry: TestWebhooks.FastRetry(1));
+        await using var hung = await WebhookReceiver.StartAsync();
+        hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct);
+        var hungHost = hung.Url[..hung.Url.LastIndexOf('/')];
+        await host.SubscribeWebhookAsync(hungHost + "/tenant-a");
+        await host.SubscribeWebhookAsync(hungHost + "/tenant-b");
+        await host.SubscribeWebhookAsync(healthy.Url);
+
+        for (var i = 0; i < 12; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        // Per URL, the two tenants' URLs would take two workers each: all four held for two minutes.
+        await healthy.WaitForRequestsAsync(12, TimeSpan.FromSeconds(30));
+        hung.Requests.Should().HaveCount(2, "one cap for the host, whichever of its URLs");
+    }
+
+    [Fact]
     public async Task Publish_WithActivityListener_SendsTraceparent()
     {
         using var listener = new ActivityListener

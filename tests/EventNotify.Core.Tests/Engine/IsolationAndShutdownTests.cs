@@ -81,6 +81,28 @@ public sealed class IsolationAndShutdownTests
     }
 
     [Fact]
+    public async Task StopAsync_NotifierClaimsToHonourCancellationButIgnoresIt_StopStillReturns()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var never = new TaskCompletionSource<DeliveryResult>();
+        var notifier = new RecordingNotifier
+        {
+            HonoursCancellation = true, // a broken promise: the send below never looks at its token
+            Behaviour = (_, _) => { entered.TrySetResult(); return new ValueTask<DeliveryResult>(never.Task); },
+        };
+        var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(200));
+        await host.SubscribeAsync("test", "*");
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Bounded by the shutdown timeout plus the engine's grace after interrupting (5 s); it used to wait forever.
+        await host.Host.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        never.SetResult(DeliveryResult.Success()); // let the abandoned send end before the host is disposed
+        await host.DisposeAsync();
+    }
+
+    [Fact]
     public async Task SlowNotifier_HonoursToken_TimeoutIsTransientFailure()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));

@@ -131,6 +131,57 @@ public sealed class RetryAndDeadLetterTests
         host.Outcomes.Latest.Single().Attempts.Should().Be(1);
     }
 
+    [Fact]
+    public async Task Deferred_AfterFailedAttempts_WaitsWhatTheChannelAskedNotTheRetryDelayAgain()
+    {
+        var time = new FakeTimeProvider(Start);
+        var calls = 0;
+        var notifier = new RecordingNotifier
+        {
+            // Three failures (retry delays 1 s, 2 s, 4 s), then one deferral of 3 s, then success.
+            Behaviour = (_, _) => ValueTask.FromResult(Interlocked.Increment(ref calls) switch
+            {
+                <= 3 => DeliveryResult.Transient("503"),
+                4 => DeliveryResult.Deferred("busy", TimeSpan.FromSeconds(3)),
+                _ => DeliveryResult.Success(),
+            }),
+        };
+        await using var host = await StartAsync(notifier, time, maxAttempts: 8, more: o => o.Retry!.MaxDelay = TimeSpan.FromHours(1));
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        foreach (var wait in new[] { 1, 2, 4 })
+        {
+            await host.Outcomes.WaitAsync(o => o.Attempts.Count == (wait switch { 1 => 1, 2 => 2, _ => 3 }));
+            time.Advance(TimeSpan.FromSeconds(wait));
+        }
+
+        await host.Outcomes.WaitAsync(o => o.Latest.SingleOrDefault()?.LastError == "busy");
+        host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(time.GetUtcNow() + TimeSpan.FromSeconds(3),
+            "a deferral waits what the channel asked; the failed attempts' 4 s delay is not applied again");
+        time.Advance(TimeSpan.FromSeconds(3));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        host.Outcomes.Latest.Single().Attempts.Should().Be(4, "three failures and the success; the deferral is not an attempt");
+    }
+
+    [Fact]
+    public async Task Deferred_WithNoWait_WaitsAtLeastOneSecond()
+    {
+        var time = new FakeTimeProvider(Start);
+        var calls = 0;
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = (_, _) => ValueTask.FromResult(Interlocked.Increment(ref calls) == 1 ? DeliveryResult.Deferred("again", TimeSpan.Zero) : DeliveryResult.Success()),
+        };
+        await using var host = await StartAsync(notifier, time);
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+
+        await host.Outcomes.WaitAsync(o => o.Latest.SingleOrDefault()?.LastError == "again");
+        host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(time.GetUtcNow() + TimeSpan.FromSeconds(1), "no hot loop of deferrals");
+    }
+
     // Field case N9: a poison delivery never starves healthy ones and ends dead-lettered with its error, no hot loop.
     [Fact]
     public async Task PoisonDelivery_NotifierAlwaysThrows_HealthyOnesDeliveredPoisonDeadLetteredAfterMaxAttempts()

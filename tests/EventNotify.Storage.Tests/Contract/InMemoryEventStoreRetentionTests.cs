@@ -193,4 +193,23 @@ public sealed class InMemoryEventStoreRetentionTests
 
         (await store.GetDeliveryAsync("dlv_1")).Should().BeNull();
     }
+
+    [Fact]
+    public async Task ReplayBeforeRouting_RoutedDeliveryFinishes_EventKeptForTheReplayDelivery()
+    {
+        // A replay can add a delivery to an event the router has not routed yet; routing must add to that count, not
+        // reset it, or finishing the routed delivery drops the event the replay delivery still needs.
+        var store = NewStore(max: 0);
+        (await store.AppendAsync(NewEvent("evt_1"))).Should().BeTrue();
+        (await store.AddDeliveriesAsync([NewDelivery("dlv_replay", "evt_1")])).Should().Be(1);
+        (await store.SaveRoutedAsync("evt_1", [NewDelivery("dlv_routed", "evt_1")])).Should().BeTrue();
+
+        await FinishAsync(store, "dlv_routed", DeliveryStatus.Succeeded, T0);
+
+        (await store.GetEventAsync("evt_1")).Should().NotBeNull("the replay delivery is still pending");
+        var claimed = await store.ClaimDueDeliveriesAsync(T0, T0.AddMinutes(5), 10);
+        claimed.Should().ContainSingle().Which.Event.Id.Should().Be("evt_1");
+        await FinishAsync(store, "dlv_replay", DeliveryStatus.Succeeded, T0);
+        (await store.GetEventAsync("evt_1")).Should().BeNull("with nothing of it left and no history kept, the event goes too");
+    }
 }
