@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 namespace EventNotify.Webhooks;
 
 /// <summary>
-/// Caps the attempts in flight to one endpoint (host and port), so a receiver that accepts connections and never answers holds at
-/// most <see cref="Limit"/> of the channel's workers (until <see cref="WebhookOptions.Timeout"/> cuts them) and the
+/// Caps the attempts in flight to one endpoint (host and port), so a receiver that accepts connections and never
+/// answers holds at most <see cref="Limit"/> of the channel's workers (until <see cref="WebhookOptions.Timeout"/> cuts them) and the
 /// rest keep delivering to healthy receivers. A worker that finds the endpoint at its cap waits up to
 /// <see cref="SlotWait"/> for a slot (a fast endpoint frees one within milliseconds, so a busy but healthy endpoint
 /// keeps all its capacity); if none frees up in that time the endpoint is marked saturated, and until one of its
@@ -83,7 +83,8 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
 
         if (_gates.Count >= MaxTracked)
         {
-            // Many distinct URLs: forget idle gates (a gate with attempts in flight keeps its count).
+            // Many distinct hosts: forget idle gates (one with attempts in flight stays; a worker that took an evicted
+            // gate a moment before can let the cap be exceeded once, briefly).
             foreach (var (key, g) in _gates)
             {
                 if (g.Semaphore.CurrentCount == Limit)
@@ -96,7 +97,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         return _gates.GetOrAdd(endpoint, static (_, limit) => new Gate(limit), Limit);
     }
 
-    /// <summary>The slots of one endpoint URL.</summary>
+    /// <summary>The slots of one host and port.</summary>
     internal sealed class Gate(int limit)
     {
         public readonly SemaphoreSlim Semaphore = new(limit, limit);
