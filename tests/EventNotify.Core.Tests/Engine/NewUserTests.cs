@@ -18,6 +18,8 @@ public sealed class NewUserTests
             Received.TrySetResult($"{n.Event.Type} {n.Address} {System.Text.Encoding.UTF8.GetString(n.Event.Data.Span)}");
             return DeliveryResult.Success();
         }
+
+        public bool HonoursCancellation => false; // as the README shows it
     }
 
     [Fact]
