@@ -597,4 +597,51 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         var stored = (await reopened.GetUnroutedEventsAsync(null, 1000)).Select(e => e.Id);
         stored.Should().BeEquivalentTo(acknowledged, "exactly what was acknowledged is stored: nothing lost, nothing unreported");
     }
+
+    [TinyDiskFact]
+    public async Task AppendAsync_RealFileSystemFull_FailsTheCallersItCouldNotStoreAndKeepsEveryAcknowledgedOne()
+    {
+        // A 384 KiB tmpfs: the database and its WAL fill it; SQLite gets ENOSPC from the file system itself.
+        using var disk = TinyDisk.TryMount(384, out var error) ?? throw new InvalidOperationException(error);
+        var path = Path.Combine(disk.Path, "store.db");
+        var store = await OpenAsync(path);
+
+        var acknowledged = new List<string>();
+        SqliteEventStoreException? failure = null;
+        for (var i = 0; i < 2000 && failure is null; i++)
+        {
+            var id = $"evt_{i:D4}";
+            try
+            {
+                await store.AppendAsync(Event(id, 2000)).AsTask().WaitAsync(Timeout);
+                acknowledged.Add(id);
+            }
+            catch (SqliteEventStoreException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        failure.Should().NotBeNull("384 KiB cannot hold 2,000 events of 2 KB");
+        failure!.Message.Should().Contain("full").And.Contain("not stored");
+        acknowledged.Should().NotBeEmpty();
+        await store.DisposeAsync();
+        _stores.Remove(store);
+
+        // Read back with a plain connection (reopening the store would need room for its own writes).
+        using var check = RawConnection(path);
+        using var command = check.CreateCommand();
+        command.CommandText = "SELECT id FROM events";
+        var stored = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                stored.Add(reader.GetString(0));
+            }
+        }
+
+        stored.Should().BeEquivalentTo(acknowledged, "exactly what was acknowledged is stored: nothing lost, nothing unreported");
+        SqliteConnection.ClearAllPools();
+    }
 }
