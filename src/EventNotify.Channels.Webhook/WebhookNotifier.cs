@@ -35,9 +35,12 @@ internal sealed class WebhookNotifier : INotifier
     private readonly ILogger _logger;
 
     private readonly EndpointSlots _slots;
+    // Resolved on first use: the subscription store's validators depend on the registered notifiers, this one included.
+    private readonly Lazy<ISubscriptionStore> _subscriptions;
 
-    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, IOptions<EventNotifyOptions> engine, EndpointGuard guard, EndpointHealth health, TimeProvider time, WebhookMetrics metrics, ILogger<WebhookNotifier> logger)
+    public WebhookNotifier(IHttpClientFactory clients, IOptions<WebhookOptions> options, IOptions<EventNotifyOptions> engine, EndpointGuard guard, EndpointHealth health, IServiceProvider services, TimeProvider time, WebhookMetrics metrics, ILogger<WebhookNotifier> logger)
     {
+        _subscriptions = new Lazy<ISubscriptionStore>(() => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ISubscriptionStore>(services));
         _slots = new EndpointSlots(PerEndpointLimit(options.Value, engine.Value), time);
         _metrics = metrics;
         _clients = clients;
@@ -188,13 +191,29 @@ internal sealed class WebhookNotifier : INotifier
 
         if (result.IsSuccess)
         {
-            _health.RecordSuccess(circuit);
+            var wasFailing = _health.RecordSuccess(circuit);
+            if (notification.Subscription is { } recovered && (recovered.FailingSince is not null || wasFailing))
+            {
+                // The streak is over. Also after a streak this delivery's copy of the subscription may predate: the
+                // store clears it only if it is set.
+                await SetStreakAsync(recovered.Id, null).ConfigureAwait(false);
+            }
         }
         else if (result.Outcome == AttemptOutcome.TransientFailure)
         {
             var (opened, giveUp) = _health.RecordFailure(circuit);
+            if (notification.Subscription is { } subscription)
+            {
+                giveUp |= await TrackStreakAsync(subscription, circuit).ConfigureAwait(false);
+            }
+
             if (giveUp)
             {
+                if (notification.Subscription is { FailingSince: not null } given)
+                {
+                    await SetStreakAsync(given.Id, null).ConfigureAwait(false); // re-enabled later, it starts afresh
+                }
+
                 return GiveUp(notification, endpoint, result.StatusCode, result.Response);
             }
 
@@ -206,6 +225,43 @@ internal sealed class WebhookNotifier : INotifier
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// How long a failure streak lasts before it is written to the subscription (<see cref="Subscription.FailingSince"/>),
+    /// so that the <see cref="WebhookOptions.DisableAfter"/> clock survives restarts. Shorter streaks, e.g. a flapping
+    /// endpoint, cost no writes.
+    /// </summary>
+    internal static readonly TimeSpan RecordStreakAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>Records a long failure streak on the subscription; returns whether the recorded streak is old enough to give up.</summary>
+    private async ValueTask<bool> TrackStreakAsync(Subscription subscription, string circuit)
+    {
+        var now = _time.GetUtcNow();
+        if (subscription.FailingSince is { } recorded)
+        {
+            return now - recorded >= _options.DisableAfter; // e.g. failing since before this process started
+        }
+
+        if (_health.FailingSince(circuit) is { } since && now - since >= RecordStreakAfter)
+        {
+            await SetStreakAsync(subscription.Id, since).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    private async ValueTask SetStreakAsync(string subscriptionId, DateTimeOffset? since)
+    {
+        try
+        {
+            await _subscriptions.Value.SetFailingSinceAsync(subscriptionId, since, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Only the restart-proof clock is lost; delivery goes on.
+            Log.StreakNotRecorded(_logger, ex, subscriptionId);
+        }
     }
 
     private DeliveryResult GiveUp(Notification notification, string endpoint, int? statusCode, string? response)

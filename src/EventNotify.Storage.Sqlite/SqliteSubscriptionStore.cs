@@ -159,6 +159,37 @@ internal sealed class SqliteSubscriptionStore : ISubscriptionStore
     }
 
     /// <inheritdoc />
+    public async ValueTask<bool> SetFailingSinceAsync(string id, DateTimeOffset? since, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (await _index.GetAsync(id, cancellationToken).ConfigureAwait(false) is not { } existing)
+            {
+                return false;
+            }
+
+            if (existing.FailingSince == since)
+            {
+                return true;
+            }
+
+            if (!await _store.UpdateSubscriptionAsync(existing with { FailingSince = since }, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            return await _index.SetFailingSinceAsync(id, since, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);

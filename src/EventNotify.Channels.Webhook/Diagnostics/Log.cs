@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(105, LogLevel.Warning, "Webhook circuit opened for the URL of subscription {SubscriptionId} on {Endpoint} after {Failures} consecutive failures (other URLs on that host are not paused)")]
     public static partial void CircuitOpened(ILogger logger, string? subscriptionId, string endpoint, int failures);
 
+    [LoggerMessage(107, LogLevel.Warning, "Could not record the failure streak of subscription {SubscriptionId} in the subscription store")]
+    public static partial void StreakNotRecorded(ILogger logger, Exception exception, string subscriptionId);
+
     [LoggerMessage(106, LogLevel.Warning, "Webhook endpoint {Endpoint} given up: failing for longer than {DisableAfter}; subscription {SubscriptionId} is disabled")]
     public static partial void GivenUp(ILogger logger, string endpoint, TimeSpan disableAfter, string? subscriptionId);
 }

@@ -39,15 +39,10 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
         }
     }
 
-    /// <summary>Forgets past failures of <paramref name="endpoint"/>.</summary>
-    public void RecordSuccess(string endpoint)
-    {
+    /// <summary>Forgets past failures of <paramref name="endpoint"/>; returns whether it had been failing.</summary>
+    public bool RecordSuccess(string endpoint) =>
         // A healthy endpoint is not in the map: look (lock-free) before removing (which takes a bucket lock).
-        if (_failing.ContainsKey(endpoint))
-        {
-            _failing.TryRemove(endpoint, out _);
-        }
-    }
+        _failing.ContainsKey(endpoint) && _failing.TryRemove(endpoint, out _);
 
     /// <summary>Counts a failure of <paramref name="endpoint"/>; returns whether the circuit opened and whether the endpoint has failed for <see cref="WebhookOptions.DisableAfter"/>.</summary>
     public (bool Opened, bool GiveUp) RecordFailure(string endpoint)
@@ -67,6 +62,9 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
             return (opened, now - state.FailingSince >= _options.DisableAfter);
         }
     }
+
+    /// <summary>Since when <paramref name="endpoint"/> has failed without a success, or <see langword="null"/> if it is not failing.</summary>
+    public DateTimeOffset? FailingSince(string endpoint) => _failing.TryGetValue(endpoint, out var state) ? state.FailingSince : null;
 
     private sealed class State
     {

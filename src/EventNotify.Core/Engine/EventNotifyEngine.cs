@@ -124,13 +124,15 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
         foreach (var s in _options.Subscriptions)
         {
-            if (await _subscriptions.GetAsync(s.Id, cancellationToken).ConfigureAwait(false) is null)
+            if (await _subscriptions.GetAsync(s.Id, cancellationToken).ConfigureAwait(false) is not { } stored)
             {
                 await _subscriptions.AddAsync(s, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await _subscriptions.UpdateAsync(s, cancellationToken).ConfigureAwait(false);
+                // A failure streak recorded for the same address survives the restart (the code does not know it).
+                var failingSince = stored.Address == s.Address ? stored.FailingSince : null;
+                await _subscriptions.UpdateAsync(s with { FailingSince = failingSince }, cancellationToken).ConfigureAwait(false);
             }
         }
 

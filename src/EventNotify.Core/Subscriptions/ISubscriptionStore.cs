@@ -21,6 +21,27 @@ public interface ISubscriptionStore
     /// <summary>Returns the subscription with <paramref name="id"/>, or <see langword="null"/>.</summary>
     ValueTask<Subscription?> GetAsync(string id, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sets <see cref="Subscription.FailingSince"/> of subscription <paramref name="id"/> (<see langword="null"/>
+    /// clears it), leaving every other field as stored; returns <see langword="false"/> if there is no such
+    /// subscription. The default implementation reads and updates the subscription; stores override it to do both
+    /// in one step, so a concurrent update by the host is not overwritten.
+    /// </summary>
+    async ValueTask<bool> SetFailingSinceAsync(string id, DateTimeOffset? since, CancellationToken cancellationToken = default)
+    {
+        if (await GetAsync(id, cancellationToken).ConfigureAwait(false) is not { } existing)
+        {
+            return false;
+        }
+
+        if (existing.FailingSince != since)
+        {
+            await UpdateAsync(existing with { FailingSince = since }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
     /// <summary>Lists every subscription.</summary>
     ValueTask<IReadOnlyList<Subscription>> ListAsync(CancellationToken cancellationToken = default);
 

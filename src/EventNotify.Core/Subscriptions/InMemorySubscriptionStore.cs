@@ -77,6 +77,27 @@ public sealed class InMemorySubscriptionStore : ISubscriptionStore
     }
 
     /// <inheritdoc />
+    public ValueTask<bool> SetFailingSinceAsync(string id, DateTimeOffset? since, CancellationToken cancellationToken = default)
+    {
+        lock (_writeLock)
+        {
+            if (!_byId.TryGetValue(id, out var existing))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            if (existing.FailingSince != since)
+            {
+                // The index holds the subscription objects: rebuilt on next use (a failure streak starts or ends rarely).
+                _byId[id] = existing with { FailingSince = since };
+                _index = null;
+            }
+        }
+
+        return ValueTask.FromResult(true);
+    }
+
+    /// <inheritdoc />
     public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
     {
         lock (_writeLock)

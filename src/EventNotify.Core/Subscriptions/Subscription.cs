@@ -38,6 +38,14 @@ public sealed record Subscription
     public string? DisabledReason { get; init; }
 
     /// <summary>
+    /// Since when deliveries to this subscription have failed without a single success, as its channel recorded it
+    /// (the webhook channel records a failure streak once it has lasted a minute, and clears it on the next success),
+    /// so that giving up on an endpoint after days of failures survives restarts. Set by the engine's channels through
+    /// <see cref="ISubscriptionStore.SetFailingSinceAsync"/>, not by hosts. The default value is <see langword="null"/> (not failing).
+    /// </summary>
+    public DateTimeOffset? FailingSince { get; init; }
+
+    /// <summary>
     /// The tenant the subscription belongs to: it receives only that tenant's events. <see langword="null"/> (the default)
     /// receives events of every tenant — use it for platform-level subscriptions only.
     /// </summary>

@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using EventNotify.Webhooks.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -163,5 +165,84 @@ public sealed class TimeDependentDeliveryTests
         var disabled = await host.Subscriptions.GetAsync(sub.Id);
         disabled!.Enabled.Should().BeFalse();
         receiver.Requests.Should().HaveCount(3);
+    }
+
+    /// <summary>Two engines one after the other on one subscription store, as a restart on a durable store is.</summary>
+    private static Task<EngineHost> StartOnAsync(ISubscriptionStore subscriptions, FakeTimeProvider time, RetryOptions retry) =>
+        EngineHost.StartAsync(
+            b =>
+            {
+                b.Services.Replace(ServiceDescriptor.Singleton(subscriptions));
+                b.AddWebhooks(w =>
+                {
+                    w.AllowPrivateNetworks = true;
+                    w.CircuitBreakerThreshold = 100;
+                    w.DisableAfter = TimeSpan.FromHours(1);
+                });
+            },
+            o => o.Channel("webhook").Retry = retry,
+            time,
+            randomizer: () => 0.5);
+
+    [Fact]
+    public async Task Publish_EndpointFailingAcrossARestart_GivenUpOnceTheRecordedStreakReachesDisableAfter()
+    {
+        var time = Clock();
+        var t0 = time.GetUtcNow();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        var subscriptions = new InMemorySubscriptionStore();
+        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
+        Subscription sub;
+        await using (var first = await StartOnAsync(subscriptions, time, retry))
+        {
+            sub = await first.SubscribeWebhookAsync(receiver.Url);
+            await first.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
+            await first.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+            (await subscriptions.GetAsync(sub.Id))!.FailingSince.Should().BeNull("a streak shorter than a minute is not written");
+            time.Advance(TimeSpan.FromMinutes(40));
+            await first.Outcomes.WaitAsync(o => o.Attempts.Count == 2, Wait);
+            (await subscriptions.GetAsync(sub.Id))!.FailingSince.Should().Be(t0, "the streak began with the first failure");
+        }
+
+        // The restart forgets the endpoint's health in memory; the streak on the subscription is what remains.
+        time.Advance(TimeSpan.FromMinutes(30));
+        await using var second = await StartOnAsync(subscriptions, time, retry);
+        await second.Publisher.PublishAsync(TestWebhooks.OrderPaid(2));
+
+        await second.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        second.Outcomes.Attempts.Single().Error.Should().Contain("DisableAfter");
+        var disabled = await subscriptions.GetAsync(sub.Id);
+        disabled!.Enabled.Should().BeFalse("failing since 70 minutes, across the restart, with DisableAfter one hour");
+        disabled.FailingSince.Should().BeNull("given up: re-enabled later, the subscription starts afresh");
+    }
+
+    [Fact]
+    public async Task Publish_EndpointRecoversAfterALongStreak_RecordedStreakCleared()
+    {
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = n <= 2 ? 500 : 200;
+            return Task.CompletedTask;
+        };
+        var subscriptions = new InMemorySubscriptionStore();
+        await using var host = await StartOnAsync(subscriptions, time, new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(5)], JitterFactor = 0 });
+        var sub = await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+        time.Advance(TimeSpan.FromMinutes(5));
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 2, Wait);
+        (await subscriptions.GetAsync(sub.Id))!.FailingSince.Should().NotBeNull();
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        (await subscriptions.GetAsync(sub.Id))!.FailingSince.Should().BeNull("the success ended the streak");
     }
 }

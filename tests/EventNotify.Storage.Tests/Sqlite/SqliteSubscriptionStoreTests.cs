@@ -64,6 +64,25 @@ public sealed class SqliteSubscriptionStoreTests : IAsyncLifetime
     // ---- durability ----
 
     [Fact]
+    public async Task SetFailingSinceAsync_ThenReopen_StreakKeptAndOtherFieldsUntouched()
+    {
+        var (_, subscriptions) = Open();
+        await subscriptions.AddAsync(Sub("sub_a") with { Metadata = new Dictionary<string, string> { ["team"] = "payments" } });
+        var since = new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero);
+
+        (await subscriptions.SetFailingSinceAsync("sub_a", since)).Should().BeTrue();
+        (await subscriptions.SetFailingSinceAsync("sub_missing", since)).Should().BeFalse();
+        (await subscriptions.GetAsync("sub_a"))!.FailingSince.Should().Be(since);
+
+        var reopened = await ReopenAsync();
+        var loaded = await reopened.GetAsync("sub_a");
+        loaded!.FailingSince.Should().Be(since, "the failure streak survives a restart");
+        loaded.Metadata.Should().Contain("team", "payments");
+        (await reopened.SetFailingSinceAsync("sub_a", null)).Should().BeTrue();
+        (await (await ReopenAsync()).GetAsync("sub_a"))!.FailingSince.Should().BeNull();
+    }
+
+    [Fact]
     public async Task AddAsync_ThenReopen_SubscriptionIsLoadedWithEveryField()
     {
         var (_, subscriptions) = Open();
