@@ -132,7 +132,18 @@ internal sealed class SqliteSubscriptionStore : ISubscriptionStore
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> SetEnabledAsync(string id, bool enabled, string? reason = null, CancellationToken cancellationToken = default)
+    public ValueTask<bool> SetEnabledAsync(string id, bool enabled, string? reason = null, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, s => s with { Enabled = enabled, DisabledReason = enabled ? null : reason }, index => index.SetEnabledAsync(id, enabled, reason), cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<bool> SetFailingSinceAsync(string id, DateTimeOffset? since, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, s => s.FailingSince == since ? s : s with { FailingSince = since }, index => index.SetFailingSinceAsync(id, since), cancellationToken);
+
+    /// <summary>
+    /// Changes one stored subscription: the file first, then the in-memory copy (by <paramref name="applyToIndex"/>,
+    /// without validating again). A <paramref name="change"/> that returns the subscription itself writes nothing.
+    /// </summary>
+    private async ValueTask<bool> ChangeAsync(string id, Func<Subscription, Subscription> change, Func<InMemorySubscriptionStore, ValueTask<bool>> applyToIndex, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
         await LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -144,44 +155,18 @@ internal sealed class SqliteSubscriptionStore : ISubscriptionStore
                 return false;
             }
 
-            var changed = existing with { Enabled = enabled, DisabledReason = enabled ? null : reason };
+            var changed = change(existing);
+            if (ReferenceEquals(changed, existing))
+            {
+                return true;
+            }
+
             if (!await _store.UpdateSubscriptionAsync(changed, cancellationToken).ConfigureAwait(false))
             {
                 return false;
             }
 
-            return await _index.SetEnabledAsync(id, enabled, reason, CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<bool> SetFailingSinceAsync(string id, DateTimeOffset? since, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(id);
-        await LoadAsync(cancellationToken).ConfigureAwait(false);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (await _index.GetAsync(id, cancellationToken).ConfigureAwait(false) is not { } existing)
-            {
-                return false;
-            }
-
-            if (existing.FailingSince == since)
-            {
-                return true;
-            }
-
-            if (!await _store.UpdateSubscriptionAsync(existing with { FailingSince = since }, cancellationToken).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            return await _index.SetFailingSinceAsync(id, since, CancellationToken.None).ConfigureAwait(false);
+            return await applyToIndex(_index).ConfigureAwait(false);
         }
         finally
         {
