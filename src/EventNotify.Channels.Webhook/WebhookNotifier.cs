@@ -157,6 +157,11 @@ internal sealed class WebhookNotifier : INotifier
         {
             if (health.GiveUp)
             {
+                if (notification.Subscription is { FailingSince: not null } given)
+                {
+                    await SetStreakAsync(given.Id, null).ConfigureAwait(false); // re-enabled later, it starts afresh
+                }
+
                 return GiveUp(notification, endpoint, null, null);
             }
 
