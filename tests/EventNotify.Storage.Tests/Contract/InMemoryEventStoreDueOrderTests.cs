@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace EventNotify.Storage.Tests.Contract;
 
 /// <summary>
@@ -8,20 +6,7 @@ namespace EventNotify.Storage.Tests.Contract;
 /// </summary>
 public sealed class InMemoryEventStoreDueOrderTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
-
-    private static Delivery NewDelivery(string id, string eventId, DateTimeOffset due) => new()
-    {
-        Id = id,
-        EventId = eventId,
-        EventType = "order.paid",
-        SubscriptionId = "sub_1",
-        Channel = "test",
-        Address = "addr",
-        Status = DeliveryStatus.Pending,
-        CreatedAt = T0,
-        NextAttemptAt = due,
-    };
+    private static readonly DateTimeOffset T0 = InMemoryStoreRows.T0;
 
     private static async Task<InMemoryEventStore> StoreWithAsync(int deliveries, Func<int, DateTimeOffset> due)
     {
@@ -29,8 +14,8 @@ public sealed class InMemoryEventStoreDueOrderTests
         for (var i = 0; i < deliveries; i++)
         {
             var eventId = $"evt_{i:D5}";
-            await store.AppendAsync(new NotificationEvent { Id = eventId, Type = "order.paid", Source = "urn:test", Time = T0, Data = Encoding.UTF8.GetBytes("{}") });
-            await store.SaveRoutedAsync(eventId, [NewDelivery($"dlv_{i:D5}", eventId, due(i))]);
+            await store.AppendAsync(InMemoryStoreRows.Event(eventId));
+            await store.SaveRoutedAsync(eventId, [InMemoryStoreRows.PendingDelivery($"dlv_{i:D5}", eventId, due(i))]);
         }
 
         return store;

@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -8,31 +7,13 @@ namespace EventNotify.Storage.Tests.Contract;
 /// <summary>The in-memory store's bound on finished history (<see cref="InMemoryEventStoreOptions.MaxFinishedDeliveries"/>).</summary>
 public sealed class InMemoryEventStoreRetentionTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset T0 = InMemoryStoreRows.T0;
 
     private static InMemoryEventStore NewStore(int? max) => new(new InMemoryEventStoreOptions { MaxFinishedDeliveries = max });
 
-    private static NotificationEvent NewEvent(string id) => new()
-    {
-        Id = id,
-        Type = "order.paid",
-        Source = "urn:test",
-        Time = T0,
-        Data = Encoding.UTF8.GetBytes("{}"),
-    };
+    private static NotificationEvent NewEvent(string id) => InMemoryStoreRows.Event(id);
 
-    private static Delivery NewDelivery(string id, string eventId) => new()
-    {
-        Id = id,
-        EventId = eventId,
-        EventType = "order.paid",
-        SubscriptionId = "sub_1",
-        Channel = "test",
-        Address = "addr",
-        Status = DeliveryStatus.Pending,
-        CreatedAt = T0,
-        NextAttemptAt = T0,
-    };
+    private static Delivery NewDelivery(string id, string eventId) => InMemoryStoreRows.PendingDelivery(id, eventId);
 
     /// <summary>Appends an event routed to one delivery per id given.</summary>
     private static async Task AddRoutedAsync(InMemoryEventStore store, string eventId, params string[] deliveryIds)
