@@ -103,8 +103,12 @@ internal static class QuickRunner
             }
         }
 
+        // With perf stat around the process: process-wide counters divided by this are per event.
+        Console.Error.WriteLine($"# events run in this process, warm-up included: {s_total}");
         return 0;
     }
+
+    private static long s_total;
 
     /// <summary>Batches until tiered JIT has settled (at least <see cref="WarmUpTime"/>), so rounds measure steady state.</summary>
     private static async Task WarmUpAsync(IScenario scenario, int batch)
@@ -113,10 +117,13 @@ internal static class QuickRunner
         do
         {
             await scenario.RunAsync(batch).ConfigureAwait(false);
+            s_total += batch;
             await scenario.CleanupAsync().ConfigureAwait(false);
         }
         while (Stopwatch.GetElapsedTime(started) < WarmUpTime);
     }
+
+    private static readonly AllocationListener? Allocations = AllocationListener.CreateIfRequested();
 
     private static async Task MeasureRoundAsync(Measured m, int events, Process process)
     {
@@ -129,9 +136,12 @@ internal static class QuickRunner
         var pause = GC.GetTotalPauseDuration();
         var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
         var workItems = ThreadPool.CompletedWorkItemCount;
+        Allocations?.Start();
         var started = Stopwatch.GetTimestamp();
         await m.Scenario.RunAsync(events).ConfigureAwait(false);
+        s_total += events;
         var elapsed = Stopwatch.GetElapsedTime(started);
+        Allocations?.Report(m.Scenario.Name, events);
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         for (var g = 0; g < 3; g++)
         {

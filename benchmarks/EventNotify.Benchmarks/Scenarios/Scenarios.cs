@@ -34,6 +34,11 @@ internal static class ScenarioCatalog
         ("engine-sqlite", "sqlite-baseline"),
         ("engine-sqlite", "wolverine-sqlite"),
         ("engine-webhook", "httpclient-baseline"),
+        ("recorded-floor", "channel-baseline"),
+        ("recorded-floor", "wolverine-local"),
+        ("engine-memory", "recorded-floor"),
+        ("webhook-notifier", "httpclient-baseline"),
+        ("engine-webhook", "webhook-notifier"),
     ];
 
     public static IScenario Create(string name) => name switch
@@ -48,6 +53,8 @@ internal static class ScenarioCatalog
         "wolverine-sqlite" => new WolverineSqliteScenario(),
         "httpclient-baseline" => new HttpClientBaselineScenario(),
         "engine-webhook" => new EngineWebhookScenario(),
+        "webhook-notifier" => new WebhookNotifierScenario(),
+        "recorded-floor" => new RecordedFloorScenario(),
         _ => throw new ArgumentException($"Unknown scenario '{name}'. Known: {string.Join(", ", Names)}.", nameof(name)),
     };
 }
