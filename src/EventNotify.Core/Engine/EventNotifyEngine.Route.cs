@@ -65,8 +65,9 @@ internal sealed partial class EventNotifyEngine
 
         var deliveries = new Delivery[subscriptions.Count + e.Recipients.Count];
         var n = 0;
-        foreach (var s in subscriptions)
+        for (var i = 0; i < subscriptions.Count; i++) // not foreach: an interface's enumerator is an allocation per event
         {
+            var s = subscriptions[i];
             deliveries[n++] = NewDelivery(e, s.Id, s.Channel, s.Address, Delivery.ForSubscription(e.Id, s.Id), now, due, lease);
         }
 

@@ -103,8 +103,9 @@ public sealed class InMemoryEventStore : IEventStore
             }
 
             entry.Routed = true;
-            foreach (var d in deliveries)
+            for (var i = 0; i < deliveries.Count; i++) // not foreach: an interface's enumerator is an allocation per event
             {
+                var d = deliveries[i];
                 // Added to the count, not set: a replay may have given the event deliveries before it was routed.
                 if (AddDeliveryLocked(d))
                 {

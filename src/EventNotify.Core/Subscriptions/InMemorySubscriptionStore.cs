@@ -269,25 +269,27 @@ internal sealed class SubscriptionIndex
 
     public IReadOnlyList<Subscription> Match(string eventType, string? tenantId)
     {
-        // Collect candidates: the exact type, each proper prefix ("a.b.c" → "a.b", "a"), and "*".
+        // Collect candidates: the exact type, each proper prefix ("a.b.c" → "a.b", "a"), and "*". No lambda or
+        // capturing local function here: the compiler would allocate their shared closure on every call, fast path
+        // included (72 B per published event in the allocation profile).
         List<Subscription>? result = null;
         Subscription[]? single = null;
         var sources = 0;
 
-        Add(_exact.GetValueOrDefault(eventType));
+        Add(_exact.GetValueOrDefault(eventType), ref single, ref result, ref sources);
         var end = eventType.LastIndexOf('.');
         var lookup = _prefix.GetAlternateLookup<ReadOnlySpan<char>>();
         while (end > 0)
         {
             if (lookup.TryGetValue(eventType.AsSpan(0, end), out var byPrefix))
             {
-                Add(byPrefix);
+                Add(byPrefix, ref single, ref result, ref sources);
             }
 
             end = eventType.LastIndexOf('.', end - 1);
         }
 
-        Add(_all);
+        Add(_all, ref single, ref result, ref sources);
 
         if (sources == 0)
         {
@@ -306,12 +308,9 @@ internal sealed class SubscriptionIndex
             result.InsertRange(0, single);
         }
 
-        // A subscription listing overlapping patterns ('order.*' and 'order.paid') must appear once.
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        result.RemoveAll(s => !TenantMatches(s, tenantId) || !seen.Add(s.Id));
-        return result;
+        return Deduplicated(result, tenantId);
 
-        void Add(Subscription[]? subs)
+        static void Add(Subscription[]? subs, ref Subscription[]? single, ref List<Subscription>? result, ref int sources)
         {
             if (subs is null || subs.Length == 0)
             {
@@ -328,6 +327,14 @@ internal sealed class SubscriptionIndex
             result ??= [];
             result.AddRange(subs);
         }
+    }
+
+    /// <summary>Drops the subscriptions of other tenants, and repeats: one listing overlapping patterns ('order.*' and 'order.paid') must appear once.</summary>
+    private static List<Subscription> Deduplicated(List<Subscription> result, string? tenantId)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        result.RemoveAll(s => !TenantMatches(s, tenantId) || !seen.Add(s.Id));
+        return result;
     }
 
     private static bool TenantMatches(Subscription s, string? tenantId) => s.TenantId is null || s.TenantId == tenantId;

@@ -34,6 +34,19 @@ public sealed class InMemorySubscriptionStoreTests
     }
 
     [Fact]
+    public async Task MatchAsync_TenantFilterAcrossSeveralPatterns_DropsOtherTenantsAndRepeats()
+    {
+        var store = new InMemorySubscriptionStore();
+        await store.AddAsync(Sub("platform", patterns: ["order.paid", "*"]));
+        await store.AddAsync(Sub("tenant-a", tenant: "a", patterns: ["order.*", "order.paid"]));
+        await store.AddAsync(Sub("tenant-b", tenant: "b", patterns: ["order.*", "*"]));
+
+        (await store.MatchAsync("order.paid", "a")).Select(s => s.Id).Should().BeEquivalentTo("platform", "tenant-a");
+        (await store.MatchAsync("order.paid", "b")).Select(s => s.Id).Should().BeEquivalentTo("platform", "tenant-b");
+        (await store.MatchAsync("order.paid", null)).Select(s => s.Id).Should().Equal("platform");
+    }
+
+    [Fact]
     public async Task MatchAsync_DisabledSubscription_IsNotMatched()
     {
         var store = new InMemorySubscriptionStore();
