@@ -12,7 +12,13 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// publish → delivered pipeline that records every attempt can reach on this machine, so engine-memory/recorded-floor
 /// is the engine's own overhead and recorded-floor/channel-baseline the price of recording.
 /// </summary>
-internal sealed class RecordedFloorScenario : IScenario
+/// <param name="hashedId">
+/// <see langword="true"/> (<c>recorded-floor</c>): the delivery id the engine makes, a SHA-256 of event and
+/// subscription id. <see langword="false"/> (<c>recorded-floor-concat-id</c>): the cheapest stable, collision-free id,
+/// the two ids joined by a <c>.</c> (event ids cannot contain one), which is unbounded in length and shows the
+/// subscription id to the receiver; it shows what the hash costs.
+/// </param>
+internal sealed class RecordedFloorScenario(bool hashedId) : IScenario
 {
     private sealed record Event(string Id, ReadOnlyMemory<byte> Data);
 
@@ -30,7 +36,7 @@ internal sealed class RecordedFloorScenario : IScenario
     private Channel<Route> _push = null!;
     private Task[] _readers = [];
 
-    public string Name => "recorded-floor";
+    public string Name => hashedId ? "recorded-floor" : "recorded-floor-concat-id";
 
     public Task<string?> SetupAsync()
     {
@@ -91,7 +97,7 @@ internal sealed class RecordedFloorScenario : IScenario
         {
             while (reader.TryRead(out var e))
             {
-                var route = new Route(e, Delivery.CreateId(e.Id, "sub_bench_0"));
+                var route = new Route(e, hashedId ? Delivery.CreateId(e.Id, "sub_bench_0") : string.Concat(e.Id, ".sub_bench_0"));
                 lock (_deliveriesLock)
                 {
                     _deliveries.Add(route.DeliveryId, (e.Id, false));

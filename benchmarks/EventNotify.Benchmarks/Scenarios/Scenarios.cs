@@ -25,6 +25,12 @@ internal static class ScenarioCatalog
         "engine-webhook",
     ];
 
+    /// <summary>
+    /// Diagnostic scenarios, run only when named in <c>--scenarios</c>: what bounds a goal (recorded-floor) or which
+    /// part of a gap is whose (webhook-notifier).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Diagnostics = ["recorded-floor", "recorded-floor-concat-id", "webhook-notifier"];
+
     /// <summary>The ratios printed after the scenarios: numerator, denominator.</summary>
     public static readonly IReadOnlyList<(string A, string B)> Ratios =
     [
@@ -36,6 +42,8 @@ internal static class ScenarioCatalog
         ("engine-webhook", "httpclient-baseline"),
         ("recorded-floor", "channel-baseline"),
         ("recorded-floor", "wolverine-local"),
+        ("recorded-floor-concat-id", "channel-baseline"),
+        ("recorded-floor-concat-id", "wolverine-local"),
         ("engine-memory", "recorded-floor"),
         ("webhook-notifier", "httpclient-baseline"),
         ("engine-webhook", "webhook-notifier"),
@@ -54,7 +62,8 @@ internal static class ScenarioCatalog
         "httpclient-baseline" => new HttpClientBaselineScenario(),
         "engine-webhook" => new EngineWebhookScenario(),
         "webhook-notifier" => new WebhookNotifierScenario(),
-        "recorded-floor" => new RecordedFloorScenario(),
-        _ => throw new ArgumentException($"Unknown scenario '{name}'. Known: {string.Join(", ", Names)}.", nameof(name)),
+        "recorded-floor" => new RecordedFloorScenario(hashedId: true),
+        "recorded-floor-concat-id" => new RecordedFloorScenario(hashedId: false),
+        _ => throw new ArgumentException($"Unknown scenario '{name}'. Known: {string.Join(", ", Names.Concat(Diagnostics))}.", nameof(name)),
     };
 }
