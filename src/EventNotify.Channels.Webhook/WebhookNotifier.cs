@@ -324,10 +324,12 @@ internal sealed class WebhookNotifier : INotifier
         // Built once per attempt: these exact bytes are signed and sent.
         var body = WebhookPayload.Build(notification.Event, _options.PayloadFormat);
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue(WebhookPayload.ContentType(_options.PayloadFormat));
+
+        // Our own constant, well-formed values: added as they are, not parsed into header objects on every attempt.
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", WebhookPayload.ContentType(_options.PayloadFormat));
         var headers = request.Headers;
         headers.TryAddWithoutValidation(WebhookVerifier.IdHeader, notification.DeliveryId);
-        headers.TryAddWithoutValidation(WebhookVerifier.TimestampHeader, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        headers.TryAddWithoutValidation(WebhookVerifier.TimestampHeader, UnixSecondsText(now));
         if (secrets.Count > 0)
         {
             string signature;
@@ -360,49 +362,85 @@ internal sealed class WebhookNotifier : INotifier
         }
 
         // One source for both the caller's token and this channel's own timeout (on the TimeProvider), instead of a
-        // timeout source plus a linked one per attempt.
-        using var linked = new CancellationTokenSource(_options.Timeout, _time);
-        using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), linked);
-        var started = _time.GetTimestamp();
+        // timeout source plus a linked one per attempt; sources whose attempt ended without cancellation are reused.
+        var linked = RentTimeoutSource();
+        var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), linked);
         try
         {
-            var client = Client();
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
-            Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
-            if (status is >= 200 and <= 299)
+            var started = _time.GetTimestamp();
+            try
             {
-                return DeliveryResult.Success(statusCode: status, response: text);
-            }
+                var client = Client();
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+                var status = (int)response.StatusCode;
+                var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
+                Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
+                if (status is >= 200 and <= 299)
+                {
+                    return DeliveryResult.Success(statusCode: status, response: text);
+                }
 
-            if (response.StatusCode == HttpStatusCode.Gone)
+                if (response.StatusCode == HttpStatusCode.Gone)
+                {
+                    return DeliveryResult.Permanent("Endpoint answered 410 Gone: the receiver asked for no more deliveries.", status, disableSubscription: true, response: text);
+                }
+
+                var what = status is >= 300 and <= 399
+                    ? $"Endpoint answered {status} (redirects are not followed; register the final URL)."
+                    : $"Endpoint answered {status} {response.ReasonPhrase}.";
+                return DeliveryResult.Transient(what, status, RetryAfter(response), text);
+            }
+            catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return DeliveryResult.Permanent("Endpoint answered 410 Gone: the receiver asked for no more deliveries.", status, disableSubscription: true, response: text);
+                var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
+                Log.Failed(_logger, notification.DeliveryId, endpoint, error);
+                return DeliveryResult.Transient(error);
             }
+            catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
+            {
+                Log.Refused(_logger, notification.DeliveryId, refused.Message);
+                _metrics.Refused("ssrf");
+                return DeliveryResult.Permanent(refused.Message);
+            }
+            catch (HttpRequestException ex)
+            {
+                var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
+                Log.Failed(_logger, notification.DeliveryId, endpoint, error);
+                return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
+            }
+        }
+        finally
+        {
+            callerCancels.Dispose();
+            ReturnTimeoutSource(linked);
+        }
+    }
 
-            var what = status is >= 300 and <= 399
-                ? $"Endpoint answered {status} (redirects are not followed; register the final URL)."
-                : $"Endpoint answered {status} {response.ReasonPhrase}.";
-            return DeliveryResult.Transient(what, status, RetryAfter(response), text);
-        }
-        catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+    private const int MaxPooledTimeoutSources = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<CancellationTokenSource> _timeoutSources = new();
+
+    private CancellationTokenSource RentTimeoutSource()
+    {
+        if (_timeoutSources.TryDequeue(out var source))
         {
-            var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
-            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
-            return DeliveryResult.Transient(error);
+            source.CancelAfter(_options.Timeout);
+            return source;
         }
-        catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
+
+        return new CancellationTokenSource(_options.Timeout, _time);
+    }
+
+    /// <summary>Keeps a source for the next attempt if it was never cancelled (TryReset also stops its timer).</summary>
+    private void ReturnTimeoutSource(CancellationTokenSource source)
+    {
+        if (_timeoutSources.Count < MaxPooledTimeoutSources && source.TryReset())
         {
-            Log.Refused(_logger, notification.DeliveryId, refused.Message);
-            _metrics.Refused("ssrf");
-            return DeliveryResult.Permanent(refused.Message);
+            _timeoutSources.Enqueue(source);
         }
-        catch (HttpRequestException ex)
+        else
         {
-            var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
-            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
-            return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
+            source.Dispose();
         }
     }
 
@@ -424,6 +462,28 @@ internal sealed class WebhookNotifier : INotifier
         return cached.Client;
     }
 
+    /// <summary>
+    /// The <c>webhook-timestamp</c> value of <paramref name="now"/>: the last one formatted is kept, since attempts
+    /// within the same second share it (one string per second instead of one per attempt).
+    /// </summary>
+    private static string UnixSecondsText(DateTimeOffset now)
+    {
+        var seconds = now.ToUnixTimeSeconds();
+        var last = s_lastSeconds;
+        if (last is not null && last.Seconds == seconds)
+        {
+            return last.Text;
+        }
+
+        var fresh = new FormattedSeconds(seconds, seconds.ToString(CultureInfo.InvariantCulture));
+        s_lastSeconds = fresh;
+        return fresh.Text;
+    }
+
+    private sealed record FormattedSeconds(long Seconds, string Text);
+
+    private static volatile FormattedSeconds? s_lastSeconds;
+
     private static readonly TimeSpan ClientRefresh = TimeSpan.FromSeconds(30);
 
     private volatile CachedClient? _client;
@@ -437,9 +497,10 @@ internal sealed class WebhookNotifier : INotifier
             return null;
         }
 
-        if (response.Content.Headers.ContentLength == 0)
+        if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent or HttpStatusCode.NotModified
+            || response.Content.Headers.ContentLength == 0)
         {
-            return null; // most receivers answer 200/204 with no body: nothing to read
+            return null; // most receivers answer 204, or 200 with no body: nothing to read (204 without touching the headers)
         }
 
         // Pooled: a fresh buffer of MaxResponseBytes per attempt would be most of the channel's allocations.

@@ -277,6 +277,38 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_HangAfterAnsweredAttempts_TimesOutAtWebhookTimeout()
+    {
+        // The notifier reuses the timeout source of an attempt that ended without cancellation (on the system clock;
+        // a FakeTimeProvider's sources cannot be reset, hence real time here). A reused source must be armed again, or
+        // a hang after answered attempts would only end at the engine's attempt timeout, 2 s later.
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, ct) =>
+        {
+            if (n > 3)
+            {
+                return new TaskCompletionSource().Task.WaitAsync(ct); // never answers
+            }
+
+            ctx.Response.StatusCode = 204;
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(w => w.Timeout = TimeSpan.FromSeconds(1), o => o.Channel("webhook").Concurrency = 1, retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url);
+        for (var i = 1; i <= 3; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+            await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, i, Wait);
+        }
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(4));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        host.Outcomes.Attempts.Should().ContainSingle(a => a.Outcome != AttemptOutcome.Succeeded)
+            .Which.Error.Should().Be("Timed out after 1 s (WebhookOptions.Timeout).");
+    }
+
+    [Fact]
     public async Task Publish_HungEndpointBesideHealthyOne_HealthyDeliveriesNotHeldUp()
     {
         await using var hung = await WebhookReceiver.StartAsync();
