@@ -137,6 +137,6 @@ internal static class WebhookPayload
     // The same rule the engine validated the data with at publish.
     private static bool IsJson(string contentType) => EventRules.IsJsonMediaType(contentType);
 
-    private static bool IsReserved(string name) => name is "specversion" or "id" or "source" or "type" or "subject" or "time"
-        or "datacontenttype" or "dataschema" or "data" or "data_base64" or "tenantid";
+    // Refused at publish (EventRules.ValidateEvent); still skipped here for an event stored before that rule.
+    private static bool IsReserved(string name) => EventRules.IsReservedAttributeName(name);
 }

@@ -53,6 +53,9 @@ public sealed class WebhookSecret
         return TryParse(secret, out var parsed, out var error) ? parsed : throw new FormatException(error);
     }
 
+    private static readonly System.Buffers.SearchValues<char> Base64Alphabet =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+
     /// <summary>Parses <paramref name="secret"/>; returns <see langword="false"/> when it breaks a rule.</summary>
     public static bool TryParse([NotNullWhen(true)] string? secret, [NotNullWhen(true)] out WebhookSecret? parsed) =>
         TryParse(secret, out parsed, out _);
@@ -69,7 +72,8 @@ public sealed class WebhookSecret
 
         var encoded = secret.StartsWith(Prefix, StringComparison.Ordinal) ? secret.AsSpan(Prefix.Length) : secret.AsSpan();
         var buffer = new byte[(encoded.Length * 3 / 4) + 3];
-        if (encoded.IsEmpty || !Convert.TryFromBase64Chars(encoded, buffer, out var written))
+        // TryFromBase64Chars skips white space; a secret with spaces or a line break in it is a copy-paste slip, refused.
+        if (encoded.IsEmpty || encoded.ContainsAnyExcept(Base64Alphabet) || !Convert.TryFromBase64Chars(encoded, buffer, out var written))
         {
             error = "The webhook secret is not valid: after the 'whsec_' prefix it must be standard base64 (A-Z, a-z, 0-9, '+', '/', '=' padding).";
             return false;

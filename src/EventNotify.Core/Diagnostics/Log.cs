@@ -20,11 +20,31 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Debug, "Delivery {DeliveryId} of event {EventId} on {Channel} succeeded in {DurationMs} ms (attempt {Attempt})")]
     public static partial void Delivered(ILogger logger, string deliveryId, string eventId, string channel, double durationMs, int attempt);
 
-    [LoggerMessage(5, LogLevel.Information, "Delivery {DeliveryId} on {Channel} failed (attempt {Attempt}, status {StatusCode}): {Error}; retry at {NextAttemptAt:O}")]
-    public static partial void RetryScheduled(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error, DateTimeOffset nextAttemptAt);
+    [LoggerMessage(5, LogLevel.Information, "Delivery {DeliveryId} on {Channel} failed at attempt {Attempt} ({Status}): {Error}; retry at {NextAttemptAt:O}")]
+    private static partial void RetryScheduled(ILogger logger, string deliveryId, string channel, int attempt, string status, string? error, DateTimeOffset nextAttemptAt);
 
-    [LoggerMessage(6, LogLevel.Warning, "Delivery {DeliveryId} on {Channel} dead-lettered after {Attempt} attempts (status {StatusCode}): {Error}")]
-    public static partial void DeadLettered(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error);
+    public static void RetryScheduled(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error, DateTimeOffset nextAttemptAt)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            RetryScheduled(logger, deliveryId, channel, attempt, StatusText(statusCode), error, nextAttemptAt);
+        }
+    }
+
+    [LoggerMessage(6, LogLevel.Warning, "Delivery {DeliveryId} on {Channel} dead-lettered at attempt {Attempt} ({Status}): {Error}")]
+    private static partial void DeadLettered(ILogger logger, string deliveryId, string channel, int attempt, string status, string? error);
+
+    public static void DeadLettered(ILogger logger, string deliveryId, string channel, int attempt, int? statusCode, string? error)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            DeadLettered(logger, deliveryId, channel, attempt, StatusText(statusCode), error);
+        }
+    }
+
+    /// <summary>"status 503", or "no status code" when the attempt got no answer (a timeout, a refusal, a connection error).</summary>
+    private static string StatusText(int? statusCode) =>
+        statusCode is { } code ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"status {code}") : "no status code";
 
     [LoggerMessage(7, LogLevel.Error, "Routing event {EventId} failed; it stays in the store and is routed again on restart")]
     public static partial void RoutingFailed(ILogger logger, Exception exception, string eventId);

@@ -191,6 +191,13 @@ public static class EventRules
                     nameof(NotificationEvent.Extensions));
             }
 
+            if (IsReservedAttributeName(name))
+            {
+                throw new EventValidationException(
+                    $"NotificationEvent.Extensions name '{name}' is reserved: it is a CloudEvents context attribute (or the event's tenant) that the event's own properties set; choose another name.",
+                    nameof(NotificationEvent.Extensions));
+            }
+
             if (value is null || HasControlCharacters(value))
             {
                 throw new EventValidationException(
@@ -217,6 +224,14 @@ public static class EventRules
 
         return true;
     }
+
+    /// <summary>
+    /// Returns whether <paramref name="name"/> is taken by a CloudEvents context attribute (<c>specversion</c>, <c>id</c>,
+    /// <c>source</c>, <c>type</c>, <c>subject</c>, <c>time</c>, <c>datacontenttype</c>, <c>dataschema</c>, <c>data</c>)
+    /// or by <c>tenantid</c>, which carries <see cref="NotificationEvent.TenantId"/>: not usable as an extension name.
+    /// </summary>
+    public static bool IsReservedAttributeName(string name) => name is "specversion" or "id" or "source" or "type" or "subject"
+        or "time" or "datacontenttype" or "dataschema" or "data" or "data_base64" or "tenantid";
 
     /// <summary>Returns whether <paramref name="mediaType"/> is JSON: <c>application/json</c>, <c>text/json</c> or a <c>+json</c> suffix, parameters ignored.</summary>
     public static bool IsJsonMediaType(string mediaType)

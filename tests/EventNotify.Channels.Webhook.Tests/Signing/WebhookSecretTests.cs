@@ -49,6 +49,21 @@ public sealed class WebhookSecretTests
         act.Should().Throw<FormatException>().WithMessage($"*{rule}*");
     }
 
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\n")]
+    [InlineData("\t")]
+    public void Parse_SecretWithWhiteSpace_ThrowsBase64Rule(string space)
+    {
+        // Convert.TryFromBase64Chars skips white space, so these decoded to a valid key before.
+        var key = TestWebhooks.VectorSecret["whsec_".Length..];
+        foreach (var secret in new[] { "whsec_" + space + key, "whsec_" + key[..8] + space + key[8..], TestWebhooks.VectorSecret + space })
+        {
+            var act = () => WebhookSecret.Parse(secret);
+            act.Should().Throw<FormatException>().WithMessage("*standard base64*");
+        }
+    }
+
     [Fact]
     public void Parse_InvalidSecret_MessageDoesNotContainSecret()
     {

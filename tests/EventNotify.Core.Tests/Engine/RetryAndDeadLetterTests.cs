@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EventNotify.Tests.Engine;
@@ -67,6 +70,32 @@ public sealed class RetryAndDeadLetterTests
         dead[0].LastStatusCode.Should().Be(500);
         dead[0].Attempts.Should().Be(3);
         notifier.Calls.Should().HaveCount(3, "attempts are bounded by MaxAttempts");
+    }
+
+    [Theory]
+    [InlineData(550, "dead-lettered at attempt 1 (status 550): mailbox unavailable")]
+    [InlineData(null, "dead-lettered at attempt 1 (no status code): refused")]
+    public async Task DeadLetter_LogLine_SaysAttemptAndStatusReadably(int? status, string expected)
+    {
+        // It read "after 1 attempts (status (null))" before.
+        var time = new FakeTimeProvider(Start);
+        var error = status is null ? "refused" : "mailbox unavailable";
+        var notifier = new RecordingNotifier { Behaviour = (_, _) => ValueTask.FromResult(DeliveryResult.Permanent(error, status)) };
+        await using var host = await EngineHost.StartAsync(
+            b =>
+            {
+                b.AddNotifier(notifier);
+                b.Services.AddLogging(l => l.AddFakeLogging());
+            },
+            time: time);
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1);
+
+        var logs = host.Services.GetRequiredService<FakeLogCollector>().GetSnapshot();
+        logs.Should().ContainSingle(r => r.Level == LogLevel.Warning && r.Message.Contains("dead-lettered"))
+            .Which.Message.Should().EndWith(expected);
     }
 
     [Fact]

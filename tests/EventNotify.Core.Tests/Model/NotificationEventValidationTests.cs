@@ -121,6 +121,27 @@ public sealed class NotificationEventValidationTests
         act.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Extensions");
     }
 
+    [Theory]
+    [InlineData("data")]
+    [InlineData("id")]
+    [InlineData("specversion")]
+    [InlineData("tenantid")]
+    public void Validate_ReservedExtensionName_ThrowsSayingItIsReserved(string name)
+    {
+        // Accepted before, then silently left out of the CloudEvents body.
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Extensions = new Dictionary<string, string> { [name] = "x" } };
+        var act = () => Validate(e);
+        act.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Extensions" && x.Message.Contains($"'{name}' is reserved"));
+    }
+
+    [Fact]
+    public void Validate_TraceContextExtension_IsAccepted()
+    {
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Extensions = new Dictionary<string, string> { ["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } };
+        var act = () => Validate(e);
+        act.Should().NotThrow();
+    }
+
     [Fact]
     public void Create_SerialisesDataWithWebDefaults()
     {
