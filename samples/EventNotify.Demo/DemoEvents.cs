@@ -5,6 +5,12 @@ namespace EventNotify.Demo;
 /// <summary>Where the demo's events come from: a built-in realistic set, a .jsonl file, or a folder of JSON payloads.</summary>
 internal static class DemoEvents
 {
+    // Where each event read from a file came from ("file:line", or the payload file), to name it if publishing refuses it.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NotificationEvent, string> Origins = new();
+
+    /// <summary>The file and line (or payload file) <paramref name="e"/> was read from; <see langword="null"/> for built-in events.</summary>
+    public static string? OriginOf(NotificationEvent e) => Origins.TryGetValue(e, out var origin) ? origin : null;
+
     /// <summary>A self-contained, deterministic set of open-platform events: orders, payments, refunds, logins.</summary>
     public static IEnumerable<NotificationEvent> BuiltIn(int count = 240)
     {
@@ -108,6 +114,7 @@ internal static class DemoEvents
                 e = e with { TenantId = tenant };
             }
 
+            Origins.AddOrUpdate(e, $"{file}:{lineNumber}");
             yield return e;
         }
     }
@@ -125,7 +132,9 @@ internal static class DemoEvents
             var type = TypeFromPath(relative);
             var bytes = File.ReadAllBytes(file);
             var data = bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes[3..] : bytes;
-            yield return NotificationEvent.FromJson(type, data) with { Subject = relative.Replace('\\', '/') };
+            var e = NotificationEvent.FromJson(type, data) with { Subject = relative.Replace('\\', '/') };
+            Origins.AddOrUpdate(e, file);
+            yield return e;
         }
     }
 

@@ -122,6 +122,8 @@ public sealed class DemoTests
     [InlineData("not json", "not a JSON object")]
     [InlineData("[1, 2]", "not a JSON object (was Array)")]
     [InlineData("""{"type": "Order Paid!"}""", "is not an event type")]
+    [InlineData("""{"type": "order.paid", "id": "evt.1"}""", "refused at publish (Id)")] // the library's rules, at publish
+    [InlineData("""{"type": "order.paid", "data": {"x": 1}, "subject": "a\u0001b"}""", "refused at publish (Subject)")]
     public async Task Demo_JsonLinesBadLine_ExitsWithTheFileAndLineNumber(string badLine, string expected)
     {
         var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
