@@ -4,7 +4,7 @@ using EventNotify.Benchmarks.Harness;
 using EventNotify.Benchmarks.Scenarios;
 
 // dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --quick [--events N] [--rounds R] [--scenarios a,b]
-// dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --latency [--rate 10000] [--seconds 3] [--store memory|sqlite]
+// dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --latency [--rate 10000] [--seconds 5] [--store memory|sqlite]
 // dotnet run -c Release --project benchmarks/EventNotify.Benchmarks -- --filter '*' --job short   (BenchmarkDotNet)
 if (args.Contains("--quick"))
 {
@@ -15,7 +15,7 @@ if (args.Contains("--quick"))
 if (args.Contains("--latency"))
 {
     var store = Option("--store") ?? "memory";
-    return await LatencyRunner.RunAsync(IntOption("--rate", store == "sqlite" ? 2_000 : 10_000), IntOption("--seconds", 3), store);
+    return await LatencyRunner.RunAsync(IntOption("--rate", store == "sqlite" ? 2_000 : 10_000), IntOption("--seconds", 5), store);
 }
 
 if (args.Contains("--hotpath"))
