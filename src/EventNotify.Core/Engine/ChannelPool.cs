@@ -100,9 +100,15 @@ internal sealed class ChannelPool
             }
 
             WriterWaited.TrySetResult();
+            Interlocked.Increment(ref _writerWaits);
             await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private int _writerWaits;
+
+    /// <summary>How many times a writer has waited for room (tests).</summary>
+    internal int WriterWaits => Volatile.Read(ref _writerWaits);
 
     /// <summary>Completes the first time a writer waits for room (tests).</summary>
     internal TaskCompletionSource WriterWaited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -42,6 +42,9 @@ internal sealed partial class EventNotifyEngine
     /// <summary>How many deliveries wait in <paramref name="channel"/>'s queue (tests).</summary>
     internal int QueueDepth(string channel) => _pools[channel].QueueDepth;
 
+    /// <summary>How many times routers have waited for room in <paramref name="channel"/>'s full queue (tests).</summary>
+    internal int WriterWaits(string channel) => _pools[channel].WriterWaits;
+
     /// <summary>Completes once a router has waited for room in <paramref name="channel"/>'s full queue (tests).</summary>
     internal Task WriterWaitedAsync(string channel) => _pools[channel].WriterWaited.Task;
 

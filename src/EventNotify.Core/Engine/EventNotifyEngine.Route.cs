@@ -12,7 +12,8 @@ internal sealed partial class EventNotifyEngine
     {
         var reader = _routeQueue.Reader;
         var batch = new List<RouteWork>(RouteBatchSize);
-        var pending = new List<Task>(RouteBatchSize);
+        var routings = new Routing?[RouteBatchSize];
+        var pending = new List<(int Index, Task<Routing?> Routing)>(RouteBatchSize);
         try
         {
             while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
@@ -24,21 +25,38 @@ internal sealed partial class EventNotifyEngine
                     batch.Add(e);
                 }
 
-                foreach (var e in batch)
+                for (var i = 0; i < batch.Count; i++)
                 {
-                    var routing = RouteAsync(e);
-                    if (!routing.IsCompletedSuccessfully)
+                    var routing = PrepareRoutingAsync(batch[i]);
+                    if (routing.IsCompletedSuccessfully)
                     {
-                        pending.Add(routing.AsTask());
+                        routings[i] = routing.Result;
+                    }
+                    else
+                    {
+                        pending.Add((i, routing.AsTask()));
                     }
                 }
 
-                if (pending.Count > 0)
+                foreach (var (index, routing) in pending)
                 {
-                    await Task.WhenAll(pending).ConfigureAwait(false);
-                    pending.Clear();
+                    routings[index] = await routing.ConfigureAwait(false); // never throws: failures are logged, null
                 }
 
+                // Then handed to the workers one after the other, in order. Each of the batch's events waiting on its
+                // own for room in a full queue made every hysteresis cycle wake up to a batch of waiters, one
+                // thread-pool hand-off each (a quarter of a work item per delivered event with the default queues).
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (routings[i] is { } routing)
+                    {
+                        await EnqueueRoutedAsync(batch[i].Event, routing).ConfigureAwait(false);
+                    }
+
+                    routings[i] = null;
+                }
+
+                pending.Clear();
                 batch.Clear();
             }
         }
@@ -88,7 +106,12 @@ internal sealed partial class EventNotifyEngine
         return new Routing(deliveries, scheduled, due);
     }
 
-    private async ValueTask RouteAsync(RouteWork work)
+    /// <summary>
+    /// Routes one event (or takes its routing from publish) and stores it: the deliveries to hand to the workers now,
+    /// or <see langword="null"/> when there are none to hand over (scheduled for later, routed before, lease run out, or
+    /// a failure, which is logged and leaves the event to the recovery pass).
+    /// </summary>
+    private async ValueTask<Routing?> PrepareRoutingAsync(RouteWork work)
     {
         var e = work.Event;
         try
@@ -103,7 +126,7 @@ internal sealed partial class EventNotifyEngine
                 if (!done.Scheduled && done.Due + _options.LeaseDuration <= now)
                 {
                     SignalDue(now);
-                    return;
+                    return null;
                 }
 
                 routing = done;
@@ -113,16 +136,36 @@ internal sealed partial class EventNotifyEngine
                 routing = await BuildRoutingAsync(e, _abort.Token).ConfigureAwait(false);
                 if (!await _store.SaveRoutedAsync(e.Id, routing.Deliveries, _abort.Token).ConfigureAwait(false))
                 {
-                    return; // routed before (recovery raced with live traffic): its deliveries are already on their way.
+                    return null; // routed before (recovery raced with live traffic): its deliveries are already on their way.
                 }
             }
 
             if (routing.Scheduled)
             {
                 SignalDue(routing.Due);
-                return;
+                return null;
             }
 
+            return routing;
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            return null; // stopping: the event is recovered on the next start
+        }
+        catch (Exception ex)
+        {
+            // The event stays unrouted in the store; the scheduler starts a recovery pass that routes it again.
+            Log.RoutingFailed(_logger, ex, e.Id);
+            Volatile.Write(ref _recoveryRequested, 1);
+            return null;
+        }
+    }
+
+    /// <summary>Hands a routed event's deliveries to their channels' workers, waiting for room (back-pressure).</summary>
+    private async ValueTask EnqueueRoutedAsync(NotificationEvent e, Routing routing)
+    {
+        try
+        {
             foreach (var d in routing.Deliveries)
             {
                 await EnqueueDeliveryAsync(new DueDelivery(d, e), _abort.Token).ConfigureAwait(false);
@@ -134,7 +177,7 @@ internal sealed partial class EventNotifyEngine
         }
         catch (Exception ex)
         {
-            // The event stays unrouted in the store; the scheduler starts a recovery pass that routes it again.
+            // Stored and leased: the lease brings the deliveries back to the scheduler.
             Log.RoutingFailed(_logger, ex, e.Id);
             Volatile.Write(ref _recoveryRequested, 1);
         }

@@ -115,6 +115,41 @@ public sealed class BackPressureTests
     }
 
     [Fact]
+    public async Task Router_FullChannelQueue_WaitsOncePerRefillNotOncePerDelivery()
+    {
+        // A router routes up to 64 queued events together. Each of them used to wait for room in a full channel queue
+        // on its own, so every refill woke a crowd of waiters (and most found the queue full again).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = async (_, _) =>
+            {
+                await gate.Task;
+                return DeliveryResult.Success();
+            },
+        };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
+        {
+            o.RouteQueueCapacity = 256;
+            o.DeliveryQueueCapacity = 8;
+            o.RouterConcurrency = 1;
+            o.Concurrency = 1;
+            o.PollInterval = TimeSpan.FromMinutes(10);
+        });
+        await host.SubscribeAsync("test", "*");
+        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
+
+        await host.Publisher.PublishManyAsync(Enumerable.Range(0, 200).Select(i => NotificationEvent.FromJson("order.paid", "{}") with { Id = $"e{i}" }));
+        await engine.WriterWaitedAsync("test").WaitAsync(TimeSpan.FromSeconds(10));
+        gate.SetResult();
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 200);
+
+        // The queue holds 8 and the router waits until it is down to 4: about (200 - 8) / 4 waits.
+        engine.WriterWaits("test").Should().BeInRange(1, (200 / 4) + 2);
+        notifier.Calls.Select(c => c.Event.Id).Should().OnlyHaveUniqueItems().And.HaveCount(200);
+    }
+
+    [Fact]
     public async Task PublishAsync_QueueFullRejectMode_ThrowsAndAcceptsNothing()
     {
         // Not started: nothing drains the route queue, so after one event it is deterministically full.
