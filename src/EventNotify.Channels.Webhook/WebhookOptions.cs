@@ -82,7 +82,7 @@ public sealed class WebhookOptions
 
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromHours(1))
         {
-            yield return $"WebhookOptions.Timeout must be positive and at most 1 hour (was {Timeout}).";
+            yield return $"WebhookOptions.Timeout must be positive and at most 1 hour (was {Timeout}); the channel's attempt timeout, Timeout + 2 s, must also stay under EventNotifyOptions.LeaseDuration (5 min by default).";
         }
 
         if (MaxResponseBytes is < 0 or > 1024 * 1024)
@@ -100,14 +100,14 @@ public sealed class WebhookOptions
             yield return $"WebhookOptions.CircuitBreakerThreshold must be at least 1 (was {CircuitBreakerThreshold}).";
         }
 
-        if (CircuitBreakDuration < TimeSpan.Zero)
+        if (CircuitBreakDuration < TimeSpan.Zero || CircuitBreakDuration > TimeSpan.FromDays(1))
         {
-            yield return $"WebhookOptions.CircuitBreakDuration must not be negative (was {CircuitBreakDuration}).";
+            yield return $"WebhookOptions.CircuitBreakDuration must be between 0 and 1 day (was {CircuitBreakDuration}).";
         }
 
-        if (DisableAfter <= TimeSpan.Zero)
+        if (DisableAfter <= TimeSpan.Zero || DisableAfter > TimeSpan.FromDays(365))
         {
-            yield return $"WebhookOptions.DisableAfter must be positive (was {DisableAfter}).";
+            yield return $"WebhookOptions.DisableAfter must be positive and at most 365 days (was {DisableAfter}).";
         }
 
         for (var i = 0; i < AllowedNetworks.Count; i++)

@@ -120,9 +120,9 @@ internal sealed class EventNotifyOptionsValidator : IValidateOptions<EventNotify
             }
         }
 
-        if (string.IsNullOrWhiteSpace(o.Source))
+        if (string.IsNullOrWhiteSpace(o.Source) || o.Source.Any(char.IsControl) || !Uri.IsWellFormedUriString(o.Source, UriKind.RelativeOrAbsolute))
         {
-            failures.Add("EventNotifyOptions.Source must be a non-empty URI reference.");
+            failures.Add($"EventNotifyOptions.Source must be a non-empty URI reference such as 'urn:shop' or 'https://shop.example' (was '{o.Source}').");
         }
 
         Range(nameof(o.RouteQueueCapacity), o.RouteQueueCapacity, 1, 1_000_000);
@@ -141,11 +141,16 @@ internal sealed class EventNotifyOptionsValidator : IValidateOptions<EventNotify
 
         Positive(nameof(o.AttemptTimeout), o.AttemptTimeout);
         Positive(nameof(o.ShutdownTimeout), o.ShutdownTimeout);
+        if (o.ShutdownTimeout > TimeSpan.FromDays(1))
+        {
+            failures.Add($"EventNotifyOptions.ShutdownTimeout must be at most 1 day, or Timeout.InfiniteTimeSpan to wait for every attempt in flight (was {o.ShutdownTimeout}).");
+        }
+
         Finite(nameof(o.PollInterval), o.PollInterval);
         Finite(nameof(o.LeaseDuration), o.LeaseDuration);
-        if (o.RetentionPeriod <= TimeSpan.Zero && o.RetentionPeriod != Timeout.InfiniteTimeSpan)
+        if ((o.RetentionPeriod <= TimeSpan.Zero && o.RetentionPeriod != Timeout.InfiniteTimeSpan) || o.RetentionPeriod > TimeSpan.FromDays(36_500))
         {
-            failures.Add($"EventNotifyOptions.RetentionPeriod must be positive, or Timeout.InfiniteTimeSpan to keep everything (was {o.RetentionPeriod}).");
+            failures.Add($"EventNotifyOptions.RetentionPeriod must be positive and at most 36500 days, or Timeout.InfiniteTimeSpan to keep everything (was {o.RetentionPeriod}).");
         }
 
         Finite(nameof(o.PurgeInterval), o.PurgeInterval);
@@ -188,7 +193,7 @@ internal sealed class EventNotifyOptionsValidator : IValidateOptions<EventNotify
 
             if (c.AttemptTimeout is { } ct && (ct == Timeout.InfiniteTimeSpan || ct >= o.LeaseDuration))
             {
-                failures.Add($"{prefix}.AttemptTimeout ({ct}) must be shorter than EventNotifyOptions.LeaseDuration ({o.LeaseDuration}), or a slow attempt could be taken twice.");
+                failures.Add($"{prefix}.AttemptTimeout ({ct}) must be shorter than EventNotifyOptions.LeaseDuration ({o.LeaseDuration}), or a slow attempt could be taken twice. Unless set here it comes from the channel's own options (for webhooks WebhookOptions.Timeout + 2 s): shorten that timeout or lengthen LeaseDuration.");
             }
 
             if (c.Retry is not null)

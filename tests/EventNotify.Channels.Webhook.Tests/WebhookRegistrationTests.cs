@@ -68,10 +68,14 @@ public sealed class WebhookRegistrationTests
     [InlineData("CircuitBreakerThreshold")]
     [InlineData("AllowedNetworks[0]")]
     [InlineData("MaxConcurrencyPerEndpoint")]
+    [InlineData("CircuitBreakDuration")] // TimeSpan.MaxValue passed and made every failure throw (now + duration)
+    [InlineData("DisableAfter")]
     public async Task Start_InvalidOption_FailsNamingIt(string option)
     {
         Action<WebhookOptions> configure = option switch
         {
+            "CircuitBreakDuration" => w => w.CircuitBreakDuration = TimeSpan.MaxValue,
+            "DisableAfter" => w => w.DisableAfter = TimeSpan.MaxValue,
             "MaxConcurrencyPerEndpoint" => w => w.MaxConcurrencyPerEndpoint = 0,
             "Timeout" => w => w.Timeout = TimeSpan.Zero,
             "MaxResponseBytes" => w => w.MaxResponseBytes = -1,
@@ -82,6 +86,17 @@ public sealed class WebhookRegistrationTests
         var act = () => EngineHost.StartAsync(b => b.AddWebhooks(configure));
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("WebhookOptions." + option);
+    }
+
+    [Fact]
+    public async Task Start_WebhookTimeoutTooLongForTheLease_FailsNamingWebhookTimeout()
+    {
+        // 299 s is within WebhookOptions.Timeout's own rule, but the channel's attempt timeout (Timeout + 2 s) must stay
+        // under the 5 min lease: the message used to name only an AttemptTimeout the host never set.
+        var act = () => EngineHost.StartAsync(b => b.AddWebhooks(w => w.Timeout = TimeSpan.FromSeconds(299)));
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should()
+            .Contain("Channels[\"webhook\"].AttemptTimeout (00:05:01)").And.Contain("WebhookOptions.Timeout + 2 s");
     }
 
     [Theory]

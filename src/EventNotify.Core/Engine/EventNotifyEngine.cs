@@ -94,6 +94,16 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
         _pools = pools.ToFrozenDictionary(StringComparer.Ordinal);
         _channelList = _pools.Count == 0 ? "(none)" : string.Join(", ", _pools.Keys.Order(StringComparer.Ordinal));
+        foreach (var configured in _options.Channels.Keys)
+        {
+            if (!_pools.ContainsKey(configured))
+            {
+                // A typo ("webhooks") would otherwise leave the real channel on the defaults without a word.
+                throw new InvalidOperationException(
+                    $"EventNotifyOptions.Channels[\"{configured}\"] is configured, but no notifier is registered for channel '{configured}' (registered: {_channelList}).");
+            }
+        }
+
         _routeQueue = Channel.CreateBounded<RouteWork>(new BoundedChannelOptions(_options.RouteQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,

@@ -43,6 +43,9 @@ public sealed class RetryOptions
         MaxRetryAfter = TimeSpan.FromHours(12),
     };
 
+    /// <summary>The longest delay any of these options may give: 365 days.</summary>
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromDays(365);
+
     internal IEnumerable<string> Validate(string prefix)
     {
         if (MaxAttempts is < 1 or > 1000)
@@ -50,9 +53,10 @@ public sealed class RetryOptions
             yield return $"{prefix}.MaxAttempts must be between 1 and 1000 (was {MaxAttempts}).";
         }
 
-        if (BaseDelay < TimeSpan.Zero)
+        // Upper bounds: a retry is scheduled at now + delay, which must stay a representable date.
+        if (BaseDelay < TimeSpan.Zero || BaseDelay > MaxRetryDelay)
         {
-            yield return $"{prefix}.BaseDelay must not be negative (was {BaseDelay}).";
+            yield return $"{prefix}.BaseDelay must be between 0 and 365 days (was {BaseDelay}).";
         }
 
         if (BackoffMultiplier is < 1 or > 100 || double.IsNaN(BackoffMultiplier))
@@ -60,9 +64,9 @@ public sealed class RetryOptions
             yield return $"{prefix}.BackoffMultiplier must be between 1 and 100 (was {BackoffMultiplier}).";
         }
 
-        if (MaxDelay <= TimeSpan.Zero)
+        if (MaxDelay <= TimeSpan.Zero || MaxDelay > MaxRetryDelay)
         {
-            yield return $"{prefix}.MaxDelay must be positive (was {MaxDelay}).";
+            yield return $"{prefix}.MaxDelay must be positive and at most 365 days (was {MaxDelay}).";
         }
 
         if (JitterFactor is < 0 or > 1 || double.IsNaN(JitterFactor))
@@ -70,9 +74,9 @@ public sealed class RetryOptions
             yield return $"{prefix}.JitterFactor must be between 0 and 1 (was {JitterFactor}).";
         }
 
-        if (MaxRetryAfter < TimeSpan.Zero)
+        if (MaxRetryAfter < TimeSpan.Zero || MaxRetryAfter > MaxRetryDelay)
         {
-            yield return $"{prefix}.MaxRetryAfter must not be negative (was {MaxRetryAfter}).";
+            yield return $"{prefix}.MaxRetryAfter must be between 0 and 365 days (was {MaxRetryAfter}).";
         }
 
         if (Delays is { Count: 0 })
@@ -80,9 +84,9 @@ public sealed class RetryOptions
             yield return $"{prefix}.Delays must have at least one delay when set (or be null for exponential backoff).";
         }
 
-        if (Delays is not null && Delays.Any(d => d < TimeSpan.Zero))
+        if (Delays is not null && Delays.Any(d => d < TimeSpan.Zero || d > MaxRetryDelay))
         {
-            yield return $"{prefix}.Delays must not contain negative delays.";
+            yield return $"{prefix}.Delays must each be between 0 and 365 days.";
         }
     }
 }

@@ -160,4 +160,67 @@ public sealed class FieldFindingTests
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("Channels[\"test\"].AttemptTimeout");
     }
+
+    // Found by an adversarial trial: these values passed validation, then failed at run time (a retry at now + delay
+    // past the end of the calendar threw on every failure and the delivery was re-sent forever; CancelAfter refused the
+    // shutdown deadline; every purge threw).
+    [Theory]
+    [InlineData("Retry.MaxDelay", "EventNotifyOptions.Retry.MaxDelay must be positive and at most 365 days")]
+    [InlineData("Retry.Delays", "EventNotifyOptions.Retry.Delays must each be between 0 and 365 days")]
+    [InlineData("Retry.BaseDelay", "EventNotifyOptions.Retry.BaseDelay must be between 0 and 365 days")]
+    [InlineData("Retry.MaxRetryAfter", "EventNotifyOptions.Retry.MaxRetryAfter must be between 0 and 365 days")]
+    [InlineData("ShutdownTimeout", "EventNotifyOptions.ShutdownTimeout must be at most 1 day")]
+    [InlineData("RetentionPeriod", "EventNotifyOptions.RetentionPeriod must be positive and at most 36500 days")]
+    [InlineData("Source", "EventNotifyOptions.Source must be a non-empty URI reference")]
+    public async Task Start_OptionBeyondItsRange_RejectedNamingIt(string option, string message)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEventNotify(o =>
+        {
+            switch (option)
+            {
+                case "Retry.MaxDelay": o.Retry.MaxDelay = TimeSpan.MaxValue; break;
+                case "Retry.Delays": o.Retry.Delays = [TimeSpan.FromSeconds(1), TimeSpan.MaxValue]; break;
+                case "Retry.BaseDelay": o.Retry.BaseDelay = TimeSpan.FromDays(400); break;
+                case "Retry.MaxRetryAfter": o.Retry.MaxRetryAfter = TimeSpan.MaxValue; break;
+                case "ShutdownTimeout": o.ShutdownTimeout = TimeSpan.FromDays(60); break;
+                case "RetentionPeriod": o.RetentionPeriod = TimeSpan.MaxValue; break;
+                default: o.Source = "not a uri ^^ {}"; break;
+            }
+        }).AddNotifier(new RecordingNotifier());
+        using var host = builder.Build();
+
+        var act = async () => await host.StartAsync();
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(message);
+    }
+
+    [Fact]
+    public async Task Start_InfiniteShutdownTimeoutAndRetention_Accepted()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEventNotify(o =>
+        {
+            o.ShutdownTimeout = Timeout.InfiniteTimeSpan;
+            o.RetentionPeriod = Timeout.InfiniteTimeSpan;
+        }).AddNotifier(new RecordingNotifier());
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Start_OptionsForAChannelWithoutNotifier_FailsNamingIt()
+    {
+        // A typo such as "webhooks" used to leave the real channel on the defaults without a word.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEventNotify().AddNotifier(new RecordingNotifier()).ConfigureChannel("tset", c => c.Concurrency = 2);
+        using var host = builder.Build();
+
+        var act = async () => await host.StartAsync();
+
+        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should()
+            .Contain("EventNotifyOptions.Channels[\"tset\"] is configured, but no notifier is registered for channel 'tset' (registered: test)");
+    }
 }
