@@ -1,5 +1,3 @@
-using System.Threading.Channels;
-
 namespace EventNotify.Benchmarks.Scenarios;
 
 /// <summary>
@@ -12,46 +10,20 @@ internal sealed class ChannelBaselineScenario : IScenario
 {
     private static readonly object Item = new();
     private readonly Completion _completion = new();
-    private Channel<object> _route = null!;
-    private Channel<object> _push = null!;
-    private Task[] _readers = [];
+    private TwoStagePipeline<object, object> _pipeline = null!;
 
     public string Name => "channel-baseline";
 
     public Task<string?> SetupAsync()
     {
-        var defaults = new EventNotifyOptions();
-        _route = Channel.CreateBounded<object>(new BoundedChannelOptions(defaults.RouteQueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = defaults.RouterConcurrency == 1,
-            SingleWriter = false,
-        });
-        _push = Channel.CreateBounded<object>(new BoundedChannelOptions(defaults.DeliveryQueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = defaults.Concurrency == 1,
-        });
-
-        var readers = new List<Task>();
-        for (var i = 0; i < defaults.RouterConcurrency; i++)
-        {
-            readers.Add(Task.Run(RouteAsync));
-        }
-
-        for (var i = 0; i < defaults.Concurrency; i++)
-        {
-            readers.Add(Task.Run(PushAsync));
-        }
-
-        _readers = [.. readers];
+        _pipeline = new TwoStagePipeline<object, object>(RouteAsync, PushAsync);
         return Task.FromResult<string?>(null);
     }
 
     public async Task RunAsync(int events)
     {
         _completion.Reset(events);
-        var writer = _route.Writer;
+        var writer = _pipeline.Route.Writer;
         for (var i = 0; i < events; i++)
         {
             if (!writer.TryWrite(Item))
@@ -63,10 +35,10 @@ internal sealed class ChannelBaselineScenario : IScenario
         await _completion.WaitAsync(events).ConfigureAwait(false);
     }
 
-    private async Task RouteAsync()
+    private static async Task RouteAsync(TwoStagePipeline<object, object> pipeline)
     {
-        var reader = _route.Reader;
-        var writer = _push.Writer;
+        var reader = pipeline.Route.Reader;
+        var writer = pipeline.Push.Writer;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var item))
@@ -79,9 +51,9 @@ internal sealed class ChannelBaselineScenario : IScenario
         }
     }
 
-    private async Task PushAsync()
+    private async Task PushAsync(TwoStagePipeline<object, object> pipeline)
     {
-        var reader = _push.Reader;
+        var reader = pipeline.Push.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out _))
@@ -91,11 +63,5 @@ internal sealed class ChannelBaselineScenario : IScenario
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _route.Writer.TryComplete();
-        await Task.WhenAll(_readers.Take(new EventNotifyOptions().RouterConcurrency)).ConfigureAwait(false);
-        _push.Writer.TryComplete();
-        await Task.WhenAll(_readers).ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
 }

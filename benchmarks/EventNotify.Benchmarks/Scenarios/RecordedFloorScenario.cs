@@ -1,5 +1,3 @@
-using System.Threading.Channels;
-
 namespace EventNotify.Benchmarks.Scenarios;
 
 /// <summary>
@@ -32,45 +30,20 @@ internal sealed class RecordedFloorScenario(bool hashedId) : IScenario
     private readonly Dictionary<string, Attempt> _attempts = new(StringComparer.Ordinal);
     private readonly Lock _eventsLock = new();
     private readonly Lock _deliveriesLock = new();
-    private Channel<Event> _route = null!;
-    private Channel<Route> _push = null!;
-    private Task[] _readers = [];
+    private TwoStagePipeline<Event, Route> _pipeline = null!;
 
     public string Name => hashedId ? "recorded-floor" : "recorded-floor-concat-id";
 
     public Task<string?> SetupAsync()
     {
-        var defaults = new EventNotifyOptions();
-        _route = Channel.CreateBounded<Event>(new BoundedChannelOptions(defaults.RouteQueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = defaults.RouterConcurrency == 1,
-        });
-        _push = Channel.CreateBounded<Route>(new BoundedChannelOptions(defaults.DeliveryQueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = defaults.Concurrency == 1,
-        });
-
-        var readers = new List<Task>();
-        for (var i = 0; i < defaults.RouterConcurrency; i++)
-        {
-            readers.Add(Task.Run(RouteAsync));
-        }
-
-        for (var i = 0; i < defaults.Concurrency; i++)
-        {
-            readers.Add(Task.Run(PushAsync));
-        }
-
-        _readers = [.. readers];
+        _pipeline = new TwoStagePipeline<Event, Route>(RouteAsync, PushAsync);
         return Task.FromResult<string?>(null);
     }
 
     public async Task RunAsync(int events)
     {
         _completion.Reset(events);
-        var writer = _route.Writer;
+        var writer = _pipeline.Route.Writer;
         var data = new ReadOnlyMemory<byte>(Payload.Utf8);
         for (var i = 0; i < events; i++)
         {
@@ -89,10 +62,10 @@ internal sealed class RecordedFloorScenario(bool hashedId) : IScenario
         await _completion.WaitAsync(events).ConfigureAwait(false);
     }
 
-    private async Task RouteAsync()
+    private async Task RouteAsync(TwoStagePipeline<Event, Route> pipeline)
     {
-        var reader = _route.Reader;
-        var writer = _push.Writer;
+        var reader = pipeline.Route.Reader;
+        var writer = pipeline.Push.Writer;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var e))
@@ -111,9 +84,9 @@ internal sealed class RecordedFloorScenario(bool hashedId) : IScenario
         }
     }
 
-    private async Task PushAsync()
+    private async Task PushAsync(TwoStagePipeline<Event, Route> pipeline)
     {
-        var reader = _push.Reader;
+        var reader = pipeline.Push.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var route))
@@ -137,11 +110,5 @@ internal sealed class RecordedFloorScenario(bool hashedId) : IScenario
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _route.Writer.TryComplete();
-        await Task.WhenAll(_readers.Take(new EventNotifyOptions().RouterConcurrency)).ConfigureAwait(false);
-        _push.Writer.TryComplete();
-        await Task.WhenAll(_readers).ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
 }
