@@ -365,49 +365,46 @@ internal sealed class WebhookNotifier : INotifier
         // timeout source plus a linked one per attempt; sources whose attempt ended without cancellation are reused.
         var linked = RentTimeoutSource();
         var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), linked);
+        var started = _time.GetTimestamp();
         try
         {
-            var started = _time.GetTimestamp();
-            try
+            var client = Client();
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
+            Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
+            if (status is >= 200 and <= 299)
             {
-                var client = Client();
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-                var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
-                Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
-                if (status is >= 200 and <= 299)
-                {
-                    return DeliveryResult.Success(statusCode: status, response: text);
-                }
+                return DeliveryResult.Success(statusCode: status, response: text);
+            }
 
-                if (response.StatusCode == HttpStatusCode.Gone)
-                {
-                    return DeliveryResult.Permanent("Endpoint answered 410 Gone: the receiver asked for no more deliveries.", status, disableSubscription: true, response: text);
-                }
+            if (response.StatusCode == HttpStatusCode.Gone)
+            {
+                return DeliveryResult.Permanent("Endpoint answered 410 Gone: the receiver asked for no more deliveries.", status, disableSubscription: true, response: text);
+            }
 
-                var what = status is >= 300 and <= 399
-                    ? $"Endpoint answered {status} (redirects are not followed; register the final URL)."
-                    : $"Endpoint answered {status} {response.ReasonPhrase}.";
-                return DeliveryResult.Transient(what, status, RetryAfter(response), text);
-            }
-            catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
-                Log.Failed(_logger, notification.DeliveryId, endpoint, error);
-                return DeliveryResult.Transient(error);
-            }
-            catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
-            {
-                Log.Refused(_logger, notification.DeliveryId, refused.Message);
-                _metrics.Refused("ssrf");
-                return DeliveryResult.Permanent(refused.Message);
-            }
-            catch (HttpRequestException ex)
-            {
-                var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
-                Log.Failed(_logger, notification.DeliveryId, endpoint, error);
-                return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
-            }
+            var what = status is >= 300 and <= 399
+                ? $"Endpoint answered {status} (redirects are not followed; register the final URL)."
+                : $"Endpoint answered {status} {response.ReasonPhrase}.";
+            return DeliveryResult.Transient(what, status, RetryAfter(response), text);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var error = $"Timed out after {_options.Timeout.TotalSeconds:0.###} s (WebhookOptions.Timeout).";
+            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
+            return DeliveryResult.Transient(error);
+        }
+        catch (HttpRequestException ex) when (FindRefusal(ex) is { } refused)
+        {
+            Log.Refused(_logger, notification.DeliveryId, refused.Message);
+            _metrics.Refused("ssrf");
+            return DeliveryResult.Permanent(refused.Message);
+        }
+        catch (HttpRequestException ex)
+        {
+            var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
+            Log.Failed(_logger, notification.DeliveryId, endpoint, error);
+            return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
         }
         finally
         {
