@@ -129,8 +129,10 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
         }
 
         var builder = new SqliteConnectionStringBuilder(_options.ConnectionString);
+        // A SQLite URI (file:...) keeps its parameters for SQLite; the file it names gets the same checks and the same
+        // one-process lock as a plain path (a URI used to skip both, so a second host could open the file).
         var isUri = builder.DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase);
-        _path = isUri ? builder.DataSource : Path.GetFullPath(builder.DataSource);
+        _path = SqliteStoreOptionsValidator.FilePathOf(builder.DataSource, out _)!;
         if (!isUri)
         {
             builder.DataSource = _path;
@@ -145,21 +147,18 @@ internal sealed partial class SqliteEventStore : IEventStore, IAsyncDisposable, 
         SqliteWriteSession? session = null;
         try
         {
-            if (!isUri)
+            var directory = Path.GetDirectoryName(_path);
+            if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
             {
-                var directory = Path.GetDirectoryName(_path);
-                if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
-                {
-                    throw new SqliteEventStoreException($"Cannot open the SQLite event store: the folder '{directory}' of '{_path}' does not exist (SqliteStoreOptions.ConnectionString).");
-                }
-
-                if (Directory.Exists(_path))
-                {
-                    throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{_path}': the file cannot be opened, because that path is a folder. Name a file (SqliteStoreOptions.ConnectionString).");
-                }
-
-                _fileLock = SqliteFileLock.Acquire(_path);
+                throw new SqliteEventStoreException($"Cannot open the SQLite event store: the folder '{directory}' of '{_path}' does not exist (SqliteStoreOptions.ConnectionString).");
             }
+
+            if (Directory.Exists(_path))
+            {
+                throw new SqliteEventStoreException($"Cannot open the SQLite event store at '{_path}': the file cannot be opened, because that path is a folder. Name a file (SqliteStoreOptions.ConnectionString).");
+            }
+
+            _fileLock = SqliteFileLock.Acquire(_path);
 
             var connection = new SqliteConnection(writer.ConnectionString);
             session = new SqliteWriteSession(connection);

@@ -90,7 +90,7 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
                 {
                     failures.Add("SqliteStoreOptions.ConnectionString must name a database file with \"Data Source=...\".");
                 }
-                else if (builder.Mode == SqliteOpenMode.Memory || source.Trim() == ":memory:")
+                else if (builder.Mode == SqliteOpenMode.Memory || source.Trim() == ":memory:" || IsInMemoryUri(source))
                 {
                     failures.Add("SqliteStoreOptions.ConnectionString names an in-memory database, which is not durable: name a file, or use UseInMemoryStore().");
                 }
@@ -118,5 +118,45 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
 
 
         return failures;
+    }
+
+    private static bool IsInMemoryUri(string source)
+    {
+        FilePathOf(source, out var inMemory);
+        return inMemory;
+    }
+
+    /// <summary>
+    /// The file a data source names: the full path of a plain path, or the path part of a SQLite URI
+    /// (<c>file:data.db</c>, <c>file:/var/db/x.db?cache=shared</c>, <c>file:///var/db/x.db</c>, percent-decoded).
+    /// <paramref name="inMemory"/> says whether a URI names an in-memory database (<c>file::memory:</c>,
+    /// <c>mode=memory</c>); the result is then <see langword="null"/>.
+    /// </summary>
+    internal static string? FilePathOf(string dataSource, out bool inMemory)
+    {
+        inMemory = false;
+        if (!dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            return Path.GetFullPath(dataSource);
+        }
+
+        var rest = dataSource["file:".Length..];
+        var query = "";
+        var cut = rest.IndexOfAny(['?', '#']);
+        if (cut >= 0)
+        {
+            query = rest[cut..];
+            rest = rest[..cut];
+        }
+
+        if (rest.StartsWith("//", StringComparison.Ordinal))
+        {
+            var slash = rest.IndexOf('/', 2); // file://host/path: the authority (empty or localhost) is dropped
+            rest = slash < 0 ? "" : rest[slash..];
+        }
+
+        var path = Uri.UnescapeDataString(rest);
+        inMemory = path is "" or ":memory:" || query.Contains("mode=memory", StringComparison.OrdinalIgnoreCase);
+        return inMemory ? null : Path.GetFullPath(path);
     }
 }

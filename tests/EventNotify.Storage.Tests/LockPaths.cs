@@ -5,7 +5,7 @@ namespace EventNotify.Storage.Tests;
 /// <summary>Other paths to the same file, as a user might give them by accident.</summary>
 internal static class LockPaths
 {
-    /// <summary>Returns another path to <paramref name="database"/>: <c>file symlink</c>, <c>folder symlink</c>, <c>hard link</c> or <c>dot-dot</c>.</summary>
+    /// <summary>Returns another path to <paramref name="database"/>: <c>file symlink</c>, <c>folder symlink</c>, <c>hard link</c>, <c>dot-dot</c>, or a SQLite URI.</summary>
     public static string Alias(TempFolder folder, string database, string alias)
     {
         var name = Path.GetFileName(database);
@@ -36,6 +36,10 @@ internal static class LockPaths
                 }
 
                 return hard;
+            case "file URI":
+                return "file:" + database; // a SQLite URI: the lock used to be skipped for these
+            case "file URI with authority and query":
+                return "file://" + database + "?cache=private";
             case "dot-dot":
                 var sub = Directory.CreateDirectory(folder.File("sub")).FullName;
                 return Path.Combine(sub, "..", name);

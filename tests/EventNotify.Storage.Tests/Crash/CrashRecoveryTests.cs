@@ -130,6 +130,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     [InlineData("folder symlink")]
     [InlineData("hard link")]
     [InlineData("dot-dot")]
+    [InlineData("file URI")]
     public async Task OpenAsync_AnotherProcessHoldsTheFileUnderAnotherPath_IsRefused(string alias)
     {
         var database = _folder.File("two2.db");

@@ -32,6 +32,8 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
         { "", _ => { }, "SqliteStoreOptions.ConnectionString must not be empty" },
         { "Data Source=:memory:", _ => { }, "SqliteStoreOptions.ConnectionString names an in-memory database" },
         { "Mode=Memory;Data Source=x", _ => { }, "SqliteStoreOptions.ConnectionString names an in-memory database" },
+        { "Data Source=file::memory:?cache=shared", _ => { }, "SqliteStoreOptions.ConnectionString names an in-memory database" },
+        { "Data Source=file:x.db?mode=memory", _ => { }, "SqliteStoreOptions.ConnectionString names an in-memory database" },
         { "Data Source=x.db;Mode=ReadOnly", _ => { }, "SqliteStoreOptions.ConnectionString must not use Mode=ReadOnly" },
         { "Foo=bar", _ => { }, "SqliteStoreOptions.ConnectionString is not a valid SQLite connection string" },
         { "Data Source=x.db", o => o.BusyTimeout = TimeSpan.Zero, "SqliteStoreOptions.BusyTimeout" },

@@ -176,6 +176,8 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     [InlineData("folder symlink")]
     [InlineData("hard link")]
     [InlineData("dot-dot")]
+    [InlineData("file URI")]
+    [InlineData("file URI with authority and query")]
     public async Task OpenAsync_FileOpenedByAnotherStoreUnderAnotherPath_ThrowsAndTheFirstStoreKeepsWorking(string alias)
     {
         var path = DbPath();
@@ -193,6 +195,7 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     [Theory]
     [InlineData("file symlink")]
     [InlineData("hard link")]
+    [InlineData("file URI")]
     public async Task OpenAsync_OtherPathAfterTheFirstStoreClosed_Opens(string alias)
     {
         var path = DbPath();
