@@ -20,7 +20,7 @@ internal sealed class WebhookMetrics
         _refusals = meter.CreateCounter<long>(
             RefusalsName,
             unit: "{attempt}",
-            description: "Webhook attempts not sent: refused by the SSRF guard (reason=ssrf), nothing to sign with (reason=unsigned), or the endpoint's circuit is open (reason=circuit_open).");
+            description: "Webhook attempts not sent: refused by the SSRF guard (reason=ssrf), nothing to sign with (reason=unsigned), the endpoint's circuit is open (reason=circuit_open), or its host already has MaxConcurrencyPerEndpoint attempts in flight (reason=endpoint_busy).");
         _circuitOpened = meter.CreateCounter<long>(
             CircuitOpenedName,
             unit: "{circuit}",
