@@ -167,10 +167,33 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     {
         if (Interlocked.CompareExchange(ref _state, Stopping, Running) != Running)
         {
-            Interlocked.CompareExchange(ref _state, Stopped, Created);
+            if (Interlocked.CompareExchange(ref _state, Stopped, Created) == Created)
+            {
+                _stopped.TrySetResult();
+            }
+
+            // A second stop (or a dispose during the stop) waits for the one in progress: returning at once let the host
+            // close the store while attempts were still being recorded, so answered deliveries were sent again.
+            await _stopped.Task.ConfigureAwait(false);
             return;
         }
 
+        try
+        {
+            await StopCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _state, Stopped);
+            _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when a stop has finished (or the engine was stopped before it started).</summary>
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
         Log.Stopping(_logger, _options.ShutdownTimeout);
 
         // No new events; the routers finish what is queued, then the push queues are completed and drained.
@@ -220,8 +243,6 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
                 Log.SchedulerFailed(_logger, ex);
             }
         }
-
-        Volatile.Write(ref _state, Stopped);
     }
 
     /// <summary>How long stopping waits, after interrupting what runs at the shutdown deadline, for it to end.</summary>
@@ -243,9 +264,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
     public async ValueTask DisposeAsync()
     {
-        if (Volatile.Read(ref _state) == Running)
+        if (Volatile.Read(ref _state) is Running or Stopping)
         {
-            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await StopAsync(CancellationToken.None).ConfigureAwait(false); // a stop in progress is waited for
         }
 
         _stopScheduling.Dispose();

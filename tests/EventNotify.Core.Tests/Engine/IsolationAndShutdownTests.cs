@@ -168,6 +168,40 @@ public sealed class IsolationAndShutdownTests
         host.Host.Dispose();
     }
 
+    [Theory]
+    [InlineData("stop twice")]
+    [InlineData("dispose during stop")]
+    public async Task StopAsync_SecondStopOrDisposeDuringAStop_WaitsForTheDrain(string second)
+    {
+        // Found by a lifecycle trial: the second call returned at once, the host then closed the SQLite store while
+        // outcomes were still being recorded, and answered deliveries were sent again after restart.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = async (_, _) =>
+            {
+                entered.TrySetResult();
+                await gate.Task;
+                return DeliveryResult.Success();
+            },
+        };
+        var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
+        await host.SubscribeAsync("test", "*");
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
+
+        var first = engine.StopAsync(CancellationToken.None);
+        var other = second == "stop twice" ? engine.StopAsync(CancellationToken.None) : engine.DisposeAsync().AsTask();
+
+        other.IsCompleted.Should().BeFalse("the first stop is still draining an attempt in flight");
+        gate.SetResult();
+        await Task.WhenAll(first, other).WaitAsync(TimeSpan.FromSeconds(20));
+        (await host.Store.CountDeliveriesAsync(new DeliveryQuery { Status = DeliveryStatus.Succeeded })).Should().Be(1, "the outcome was recorded before either call returned");
+        host.Host.Dispose();
+    }
+
     [Fact]
     public async Task Start_InvalidOptions_FailsNamingEachOption()
     {
