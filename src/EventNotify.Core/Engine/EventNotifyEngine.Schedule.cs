@@ -19,6 +19,8 @@ internal sealed partial class EventNotifyEngine
     /// <summary>
     /// Purges finished deliveries, their attempts and events older than <see cref="EventNotifyOptions.RetentionPeriod"/>
     /// every <see cref="EventNotifyOptions.PurgeInterval"/>, whatever the store, so history does not grow without bound.
+    /// The first purge runs at start: a host restarted more often than the interval (deploys, autoscaling, a crash
+    /// loop) would otherwise never purge.
     /// </summary>
     private async Task RetentionLoopAsync()
     {
@@ -32,12 +34,13 @@ internal sealed partial class EventNotifyEngine
         {
             try
             {
-                await Task.Delay(_options.PurgeInterval, _time, ct).ConfigureAwait(false);
                 var purged = await _store.PurgeAsync(_time.GetUtcNow() - _options.RetentionPeriod, ct).ConfigureAwait(false);
                 if (purged > 0)
                 {
                     Log.Purged(_logger, purged, _options.RetentionPeriod);
                 }
+
+                await Task.Delay(_options.PurgeInterval, _time, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -46,6 +49,14 @@ internal sealed partial class EventNotifyEngine
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 Log.PurgeFailed(_logger, ex);
+                try
+                {
+                    await Task.Delay(_options.PurgeInterval, _time, ct).ConfigureAwait(false); // not a hot loop on a failing store
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
             }
         }
     }

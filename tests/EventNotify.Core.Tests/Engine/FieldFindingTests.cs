@@ -94,6 +94,40 @@ public sealed class FieldFindingTests
     }
 
     [Fact]
+    public async Task Retention_AtStart_PurgesWhatIsAlreadyOlderThanThePeriod()
+    {
+        // Found by a lifecycle trial: the first purge waited a whole PurgeInterval, so a host restarted more often than
+        // that (deploys, a crash loop, the demo) never purged and its store grew without bound.
+        var time = new FakeTimeProvider(Start);
+        var store = new InMemoryEventStore(new InMemoryEventStoreOptions { MaxFinishedDeliveries = null });
+        var options = (Action<EventNotifyOptions>)(o =>
+        {
+            o.RetentionPeriod = TimeSpan.FromDays(1);
+            o.PurgeInterval = TimeSpan.FromHours(1);
+            o.PollInterval = TimeSpan.FromHours(1);
+        });
+        var receipt = default(PublishReceipt);
+        await using (var first = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()).UseStore(_ => store), options, time))
+        {
+            await first.SubscribeAsync("test", "*");
+            receipt = await first.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+            await first.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        }
+
+        time.Advance(TimeSpan.FromDays(2)); // the host was down; the clock will not move again
+        await using var second = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()).UseStore(_ => store), options, time);
+
+        await FluentActions.Awaiting(async () =>
+        {
+            while (await store.GetEventAsync(receipt.EventId) is not null)
+            {
+                await Task.Yield();
+            }
+        }).Should().CompleteWithinAsync(TimeSpan.FromSeconds(20));
+        (await store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(0);
+    }
+
+    [Fact]
     public async Task Retention_FinishedDeliveriesOlderThanPeriod_PurgedFromStore()
     {
         var time = new FakeTimeProvider(Start);
