@@ -162,7 +162,7 @@ internal sealed class WebhookNotifier : INotifier
                     await SetStreakAsync(given.Id, null).ConfigureAwait(false); // re-enabled later, it starts afresh
                 }
 
-                return GiveUp(notification, endpoint, null, null);
+                return GiveUp(notification, endpoint, circuit, null, null);
             }
 
             _metrics.Refused("circuit_open");
@@ -219,7 +219,7 @@ internal sealed class WebhookNotifier : INotifier
                     await SetStreakAsync(given.Id, null).ConfigureAwait(false); // re-enabled later, it starts afresh
                 }
 
-                return GiveUp(notification, endpoint, result.StatusCode, result.Response);
+                return GiveUp(notification, endpoint, circuit, result.StatusCode, result.Response);
             }
 
             if (opened)
@@ -269,8 +269,11 @@ internal sealed class WebhookNotifier : INotifier
         }
     }
 
-    private DeliveryResult GiveUp(Notification notification, string endpoint, int? statusCode, string? response)
+    private DeliveryResult GiveUp(Notification notification, string endpoint, string circuit, int? statusCode, string? response)
     {
+        // The subscription is disabled; if it is enabled again, its streak (and the circuit) starts afresh. The URL's
+        // state was shared with any other subscription to it: theirs restarts too, which can only delay their give-up.
+        _health.Forget(circuit);
         Log.GivenUp(_logger, endpoint, _options.DisableAfter, notification.Subscription?.Id);
         return DeliveryResult.Permanent(
             $"Endpoint {endpoint} has failed every attempt for longer than {_options.DisableAfter} (WebhookOptions.DisableAfter): given up.",

@@ -63,6 +63,12 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
         }
     }
 
+    /// <summary>
+    /// Forgets <paramref name="endpoint"/>'s failure streak and circuit: after a give-up, a subscription enabled again
+    /// gets a whole <see cref="WebhookOptions.DisableAfter"/> before it can be given up again.
+    /// </summary>
+    public void Forget(string endpoint) => _failing.TryRemove(endpoint, out _);
+
     /// <summary>Since when <paramref name="endpoint"/> has failed without a success, or <see langword="null"/> if it is not failing.</summary>
     public DateTimeOffset? FailingSince(string endpoint) => _failing.TryGetValue(endpoint, out var state) ? state.FailingSince : null;
 

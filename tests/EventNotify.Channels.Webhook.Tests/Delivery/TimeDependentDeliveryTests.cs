@@ -167,6 +167,44 @@ public sealed class TimeDependentDeliveryTests
         receiver.Requests.Should().HaveCount(3);
     }
 
+    [Fact]
+    public async Task Publish_SubscriptionEnabledAgainAfterGivingUp_GetsAWholeDisableAfterAgain()
+    {
+        // Found by a lifecycle trial: the URL's failure streak outlived the give-up, so a subscription enabled again was
+        // given up at its first failure ("failed every attempt for longer than 1 h"), within the same process.
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 100;
+                w.DisableAfter = TimeSpan.FromHours(1);
+            },
+            time: time,
+            retry: retry);
+        var sub = await host.SubscribeWebhookAsync(receiver.Url);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+        time.Advance(TimeSpan.FromMinutes(40));
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 2, Wait);
+        time.Advance(TimeSpan.FromMinutes(40));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait); // given up at 80 min
+        (await host.Subscriptions.GetAsync(sub.Id))!.Enabled.Should().BeFalse();
+
+        await host.Subscriptions.SetEnabledAsync(sub.Id, true, null);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(2));
+
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 4, Wait);
+        host.Outcomes.Attempts[3].Outcome.Should().Be(AttemptOutcome.TransientFailure, "a fresh streak has not lasted DisableAfter");
+        (await host.Subscriptions.GetAsync(sub.Id))!.Enabled.Should().BeTrue();
+    }
+
     /// <summary>Two engines one after the other on one subscription store, as a restart on a durable store is.</summary>
     private static Task<EngineHost> StartOnAsync(ISubscriptionStore subscriptions, FakeTimeProvider time, RetryOptions retry) =>
         EngineHost.StartAsync(
