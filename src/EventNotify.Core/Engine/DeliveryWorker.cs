@@ -97,6 +97,14 @@ internal sealed class DeliveryWorker
                     return;
                 }
 
+                if (!StillMatches(subscription, d.EventType, item.Event.TenantId))
+                {
+                    // Changed since routing (another tenant, other patterns): this event is no longer its to receive,
+                    // and its current address may now belong to someone else.
+                    await _engine.CancelDeliveryAsync(d, "The subscription no longer matches this event: its TenantId or EventTypes changed after the delivery was created.").ConfigureAwait(false);
+                    return;
+                }
+
                 address = subscription.Address;
             }
 
@@ -249,6 +257,24 @@ internal sealed class DeliveryWorker
                 }
             }
         }
+    }
+
+    private static bool StillMatches(Subscription subscription, string eventType, string? tenantId)
+    {
+        if (subscription.TenantId is { } tenant && !string.Equals(tenant, tenantId, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < subscription.EventTypes.Count; i++)
+        {
+            if (EventTypePattern.MatchesValidated(subscription.EventTypes[i], eventType))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A <c>default(DeliveryResult)</c> (no outcome) is a notifier bug, never a success.</summary>

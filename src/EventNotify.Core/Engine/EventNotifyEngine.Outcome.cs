@@ -191,12 +191,13 @@ internal sealed partial class EventNotifyEngine
         }
     }
 
-    internal async ValueTask CancelDeliveryAsync(Delivery d)
+    internal async ValueTask CancelDeliveryAsync(Delivery d, string reason = "The subscription is disabled or removed.")
     {
         var now = _time.GetUtcNow();
-        await _store.UpdateDeliveryAsync(d.Id, new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, "The subscription is disabled or removed.", null), CancellationToken.None).ConfigureAwait(false);
+        var update = new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, reason, null);
+        await _store.UpdateDeliveryAsync(d.Id, update, CancellationToken.None).ConfigureAwait(false);
         _metrics.Final(d.Channel, DeliveryStatus.Cancelled, null);
-        Notify(d, new DeliveryUpdate(DeliveryStatus.Cancelled, d.Attempts, now, now, "The subscription is disabled or removed.", null), null);
+        Notify(d, update, null);
         Log.Cancelled(_logger, d.Id, d.SubscriptionId ?? "");
     }
 }

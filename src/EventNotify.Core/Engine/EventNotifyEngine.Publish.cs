@@ -8,6 +8,8 @@ internal sealed partial class EventNotifyEngine
 {
     public async ValueTask<PublishReceipt> PublishAsync(NotificationEvent @event, CancellationToken cancellationToken = default)
     {
+        // Before anything is accepted, whatever the store (one that ignores the token would otherwise store the event).
+        cancellationToken.ThrowIfCancellationRequested();
         var e = Prepare(@event);
         ThrowIfNotAccepting();
         await WaitForRoomAsync(1, cancellationToken).ConfigureAwait(false);
@@ -51,7 +53,10 @@ internal sealed partial class EventNotifyEngine
     public async ValueTask<IReadOnlyList<PublishReceipt>> PublishManyAsync(IEnumerable<NotificationEvent> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var prepared = events.Select(Prepare).ToArray();
+        cancellationToken.ThrowIfCancellationRequested();
+        var prepared = events.Select((e, i) => e is null
+            ? throw new EventValidationException($"events[{i}] is null: every element of the batch must be an event; nothing of the batch was accepted.", nameof(events))
+            : Prepare(e)).ToArray();
         if (prepared.Length == 0)
         {
             return [];

@@ -91,6 +91,9 @@ public static class EventRules
         return true;
     }
 
+    // Unpaired surrogates would be stored and sent as U+FFFD: what a receiver gets would differ from what was published.
+    private static bool IsPlainText(string value) => !HasControlCharacters(value) && IsWellFormedUtf16(value);
+
     internal static bool HasControlCharacters(ReadOnlySpan<char> value)
     {
         foreach (var c in value)
@@ -145,9 +148,9 @@ public static class EventRules
                 nameof(NotificationEvent.Data));
         }
 
-        if (e.Subject is { Length: > 1024 } || (e.Subject is not null && HasControlCharacters(e.Subject)))
+        if (e.Subject is { Length: > 1024 } || (e.Subject is not null && !IsPlainText(e.Subject)))
         {
-            throw new EventValidationException("NotificationEvent.Subject must be at most 1024 characters with no control characters.", nameof(NotificationEvent.Subject));
+            throw new EventValidationException("NotificationEvent.Subject must be at most 1024 characters with no control characters or unpaired surrogates.", nameof(NotificationEvent.Subject));
         }
 
         if (e.TenantId is not null && !IsValidId(e.TenantId))
@@ -157,9 +160,9 @@ public static class EventRules
                 nameof(NotificationEvent.TenantId));
         }
 
-        if (e.Source is not null && (e.Source.Length == 0 || HasControlCharacters(e.Source)))
+        if (e.Source is not null && (e.Source.Length == 0 || !IsPlainText(e.Source)))
         {
-            throw new EventValidationException("NotificationEvent.Source must be a non-empty URI reference with no control characters.", nameof(NotificationEvent.Source));
+            throw new EventValidationException("NotificationEvent.Source must be a non-empty URI reference with no control characters or unpaired surrogates.", nameof(NotificationEvent.Source));
         }
 
         ArgumentNullException.ThrowIfNull(e.Recipients, nameof(NotificationEvent.Recipients));
@@ -198,10 +201,10 @@ public static class EventRules
                     nameof(NotificationEvent.Extensions));
             }
 
-            if (value is null || HasControlCharacters(value))
+            if (value is null || !IsPlainText(value))
             {
                 throw new EventValidationException(
-                    $"NotificationEvent.Extensions['{name}'] must be a string with no control characters.",
+                    $"NotificationEvent.Extensions['{name}'] must be a string with no control characters or unpaired surrogates.",
                     nameof(NotificationEvent.Extensions));
             }
         }

@@ -137,6 +137,16 @@ public readonly record struct EventTypePattern
         return true;
     }
 
+    /// <summary>
+    /// Whether <paramref name="pattern"/>, already validated (a stored subscription's), matches
+    /// <paramref name="eventType"/>: what <see cref="Matches(string)"/> says, without parsing or allocating.
+    /// </summary>
+    internal static bool MatchesValidated(string pattern, string eventType) =>
+        pattern == "*"
+        || (pattern.EndsWith(".*", StringComparison.Ordinal)
+            ? eventType.Length > pattern.Length - 1 && eventType.AsSpan().StartsWith(pattern.AsSpan(0, pattern.Length - 1), StringComparison.Ordinal)
+            : string.Equals(pattern, eventType, StringComparison.Ordinal));
+
     /// <summary>Returns whether <paramref name="eventType"/> matches this pattern.</summary>
     public bool Matches(string eventType) => Kind switch
     {

@@ -257,4 +257,81 @@ public sealed class FieldFindingTests
         (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should()
             .Contain("EventNotifyOptions.Channels[\"tset\"] is configured, but no notifier is registered for channel 'tset' (registered: test)");
     }
+
+    // Found by an API edge-case trial.
+    [Theory]
+    [InlineData("tenant")]
+    [InlineData("patterns")]
+    public async Task Retry_SubscriptionNoLongerMatchesTheEvent_CancelledNotSent(string change)
+    {
+        var time = new FakeTimeProvider(Start);
+        var notifier = new RecordingNotifier { Behaviour = (_, _) => ValueTask.FromResult(DeliveryResult.Transient("503")) };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
+        {
+            o.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMinutes(1)], JitterFactor = 0 };
+            o.PollInterval = TimeSpan.FromMinutes(10);
+        }, time);
+        var sub = await host.Subscriptions.AddAsync(new Subscription { EventTypes = ["order.*"], Channel = "test", Address = "addr", TenantId = "tenant-a" });
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { TenantId = "tenant-a" });
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
+
+        // Moved to another tenant (and, with it, perhaps another tenant's URL), or no longer subscribed to the type.
+        await host.Subscriptions.UpdateAsync(change == "tenant" ? sub with { TenantId = "tenant-b" } : sub with { EventTypes = ["refund.*"] });
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Cancelled, 1);
+        host.Outcomes.Latest.Single().LastError.Should().Contain("no longer matches this event");
+        notifier.Calls.Should().ContainSingle("the retry is not sent to a subscription the event is no longer for");
+    }
+
+    [Fact]
+    public async Task PublishAsync_AlreadyCancelledToken_ThrowsAndStoresNothing()
+    {
+        // The in-memory store ignored the token, so the event was stored and delivered; SQLite threw.
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()));
+        await host.SubscribeAsync("test", "*");
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        var one = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "e1" }, cancelled.Token);
+        var many = async () => await host.Publisher.PublishManyAsync([NotificationEvent.FromJson("order.paid", "{}") with { Id = "e2" }], cancelled.Token);
+
+        await one.Should().ThrowAsync<OperationCanceledException>();
+        await many.Should().ThrowAsync<OperationCanceledException>();
+        (await host.Store.GetEventAsync("e1")).Should().BeNull();
+        (await host.Store.GetEventAsync("e2")).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task PublishManyAsync_NullElement_ThrowsNamingItsIndexAndStoresNothing()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()));
+        await host.SubscribeAsync("test", "*");
+
+        var act = async () => await host.Publisher.PublishManyAsync([NotificationEvent.FromJson("order.paid", "{}") with { Id = "e1" }, null!]);
+
+        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("events[1] is null");
+        (await host.Store.GetEventAsync("e1")).Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData("Subject")]
+    [InlineData("Source")]
+    [InlineData("Extensions")]
+    public async Task PublishAsync_UnpairedSurrogate_RefusedNamingTheField(string field)
+    {
+        // Accepted before, then stored and sent as U+FFFD: the receiver got other text than was published.
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()));
+        var e = NotificationEvent.FromJson("order.paid", "{}");
+        e = field switch
+        {
+            "Subject" => e with { Subject = "ab\uD800cd" },
+            "Source" => e with { Source = "urn:ab\uDC00" },
+            _ => e with { Extensions = new Dictionary<string, string> { ["note"] = "\uD800" } },
+        };
+
+        var act = async () => await host.Publisher.PublishAsync(e);
+
+        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("unpaired surrogates");
+    }
 }
