@@ -56,12 +56,7 @@ public sealed class TimeDependentDeliveryTests
     public async Task Publish_AfterThresholdFailures_CircuitOpenSkipsEndpointUntilBreakEnds()
     {
         var time = Clock();
-        await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = (_, _, ctx, _) =>
-        {
-            ctx.Response.StatusCode = 500;
-            return Task.CompletedTask;
-        };
+        await using var receiver = await AlwaysFailingReceiverAsync();
         await using var host = await TestWebhooks.StartAsync(
             w =>
             {
@@ -133,21 +128,8 @@ public sealed class TimeDependentDeliveryTests
     public async Task Publish_EndpointFailingLongerThanDisableAfter_SubscriptionDisabled()
     {
         var time = Clock();
-        await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = (_, _, ctx, _) =>
-        {
-            ctx.Response.StatusCode = 500;
-            return Task.CompletedTask;
-        };
-        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
-        await using var host = await TestWebhooks.StartAsync(
-            w =>
-            {
-                w.CircuitBreakerThreshold = 100;
-                w.DisableAfter = TimeSpan.FromHours(1);
-            },
-            time: time,
-            retry: retry);
+        await using var receiver = await AlwaysFailingReceiverAsync();
+        await using var host = await StartGivingUpAfterAnHourAsync(time);
         var sub = await host.SubscribeWebhookAsync(receiver.Url);
 
         await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
@@ -173,21 +155,8 @@ public sealed class TimeDependentDeliveryTests
         // Found by a lifecycle trial: the URL's failure streak outlived the give-up, so a subscription enabled again was
         // given up at its first failure ("failed every attempt for longer than 1 h"), within the same process.
         var time = Clock();
-        await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = (_, _, ctx, _) =>
-        {
-            ctx.Response.StatusCode = 500;
-            return Task.CompletedTask;
-        };
-        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
-        await using var host = await TestWebhooks.StartAsync(
-            w =>
-            {
-                w.CircuitBreakerThreshold = 100;
-                w.DisableAfter = TimeSpan.FromHours(1);
-            },
-            time: time,
-            retry: retry);
+        await using var receiver = await AlwaysFailingReceiverAsync();
+        await using var host = await StartGivingUpAfterAnHourAsync(time);
         var sub = await host.SubscribeWebhookAsync(receiver.Url);
         await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(1));
         await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
@@ -204,6 +173,32 @@ public sealed class TimeDependentDeliveryTests
         host.Outcomes.Attempts[3].Outcome.Should().Be(AttemptOutcome.TransientFailure, "a fresh streak has not lasted DisableAfter");
         (await host.Subscriptions.GetAsync(sub.Id))!.Enabled.Should().BeTrue();
     }
+
+    /// <summary>A receiver that answers every request 500.</summary>
+    private static async Task<WebhookReceiver> AlwaysFailingReceiverAsync()
+    {
+        var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        return receiver;
+    }
+
+    /// <summary>Retries every 40 minutes, exactly, up to 10 attempts: the third attempt comes 80 minutes in.</summary>
+    private static RetryOptions EveryFortyMinutes() => new() { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
+
+    /// <summary>A webhook host that gives an endpoint up after an hour of failures and never opens its circuit.</summary>
+    private static Task<EngineHost> StartGivingUpAfterAnHourAsync(FakeTimeProvider time) =>
+        TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 100;
+                w.DisableAfter = TimeSpan.FromHours(1);
+            },
+            time: time,
+            retry: EveryFortyMinutes());
 
     /// <summary>Two engines one after the other on one subscription store, as a restart on a durable store is.</summary>
     private static Task<EngineHost> StartOnAsync(ISubscriptionStore subscriptions, FakeTimeProvider time, RetryOptions retry) =>
@@ -227,14 +222,9 @@ public sealed class TimeDependentDeliveryTests
     {
         var time = Clock();
         var t0 = time.GetUtcNow();
-        await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = (_, _, ctx, _) =>
-        {
-            ctx.Response.StatusCode = 500;
-            return Task.CompletedTask;
-        };
+        await using var receiver = await AlwaysFailingReceiverAsync();
         var subscriptions = new InMemorySubscriptionStore();
-        var retry = new RetryOptions { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
+        var retry = EveryFortyMinutes();
         Subscription sub;
         await using (var first = await StartOnAsync(subscriptions, time, retry))
         {
