@@ -15,7 +15,7 @@ public sealed class InMemoryEventStore : IEventStore
 
     // Succeeded or cancelled deliveries in the order they finished, with the completion time that identifies that
     // finish (a delivery redelivered and finished again is in here twice; the older entry no longer matches).
-    private readonly Queue<(string Id, long CompletedTicks)> _finished = new();
+    private readonly Queue<(DeliveryEntry Entry, long CompletedTicks)> _finished = new();
 
     // Events routed to no delivery at all, in the order they were routed: bounded by the same limit.
     private readonly Queue<string> _unmatched = new();
@@ -41,18 +41,17 @@ public sealed class InMemoryEventStore : IEventStore
     }
 
     private readonly Dictionary<string, EventEntry> _events = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Delivery> _deliveries = new(StringComparer.Ordinal);
 
-    // Per delivery: its one DeliveryAttempt, or a List<DeliveryAttempt> once it has several. Most deliveries
-    // succeed at the first attempt, so this saves a list and its array per delivery on the hot path.
-    private readonly Dictionary<string, object> _attempts = new(StringComparer.Ordinal);
+    // One entry per delivery holding its current state, its attempts and its event's entry: an outcome is one lookup
+    // here instead of one per dictionary (deliveries, attempts, events), each a likely cache miss on a busy host.
+    private readonly Dictionary<string, DeliveryEntry> _deliveries = new(StringComparer.Ordinal);
 
     // Pending deliveries by the time they become claimable: max(NextAttemptAt, LeasedUntil), then id ordinally (the
     // tuple's default comparer would compare ids with the current culture, ICU on Linux). A binary heap with lazy
     // deletion: a delivery whose state changes gets a new entry and its old one goes stale, dropped when it reaches the
     // top or when stale entries outnumber live ones. A sorted set paid a tree removal (and a node allocation per add)
     // on every outcome; the heap's add is a sift in one array and nothing is removed on the hot path.
-    private readonly PriorityQueue<string, (long Due, string Id)> _due = new(DueOrder.Instance);
+    private readonly PriorityQueue<DeliveryEntry, (long Due, string Id)> _due = new(DueOrder.Instance);
 
     // Deliveries now Pending: the live entries of _due (every other entry is stale).
     private int _pendingCount;
@@ -107,7 +106,7 @@ public sealed class InMemoryEventStore : IEventStore
             {
                 var d = deliveries[i];
                 // Added to the count, not set: a replay may have given the event deliveries before it was routed.
-                if (AddDeliveryLocked(d))
+                if (AddDeliveryLocked(d, entry))
                 {
                     entry.DeliveryCount++;
                 }
@@ -138,10 +137,11 @@ public sealed class InMemoryEventStore : IEventStore
         {
             foreach (var d in deliveries)
             {
-                if (AddDeliveryLocked(d))
+                var entry = _events.GetValueOrDefault(d.EventId);
+                if (AddDeliveryLocked(d, entry))
                 {
                     added++;
-                    if (_events.TryGetValue(d.EventId, out var entry))
+                    if (entry is not null)
                     {
                         entry.DeliveryCount++;
                     }
@@ -152,16 +152,17 @@ public sealed class InMemoryEventStore : IEventStore
         return ValueTask.FromResult(added);
     }
 
-    private bool AddDeliveryLocked(Delivery d)
+    private bool AddDeliveryLocked(Delivery d, EventEntry? e)
     {
-        if (!_deliveries.TryAdd(d.Id, d))
+        var entry = new DeliveryEntry(d, e);
+        if (!_deliveries.TryAdd(d.Id, entry))
         {
             return false;
         }
 
         if (d.Status == DeliveryStatus.Pending)
         {
-            AddDueLocked(d);
+            AddDueLocked(entry);
         }
 
         return true;
@@ -201,10 +202,11 @@ public sealed class InMemoryEventStore : IEventStore
                 }
 
                 _due.Dequeue();
-                var d = first.Delivery with { LeasedUntil = leaseUntil };
-                _deliveries[d.Id] = d;
-                _due.Enqueue(d.Id, (DueTicks(d), d.Id)); // still pending (now leased): the count stays
-                (claimed ??= []).Add(new DueDelivery(d, _events[d.EventId].Event));
+                var entry = first.Entry;
+                var d = entry.Delivery with { LeasedUntil = leaseUntil };
+                entry.Delivery = d;
+                _due.Enqueue(entry, (DueTicks(d), d.Id)); // still pending (now leased): the count stays
+                (claimed ??= []).Add(new DueDelivery(d, (EventOf(entry) ?? throw new KeyNotFoundException($"Event '{d.EventId}' of delivery '{d.Id}' does not exist.")).Event));
             }
         }
 
@@ -218,9 +220,9 @@ public sealed class InMemoryEventStore : IEventStore
         {
             foreach (var id in deliveryIds)
             {
-                if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending)
+                if (_deliveries.TryGetValue(id, out var entry) && entry.Delivery.Status == DeliveryStatus.Pending)
                 {
-                    ReplaceLocked(d, d with { LeasedUntil = null });
+                    ReplaceLocked(entry, entry.Delivery with { LeasedUntil = null });
                 }
             }
         }
@@ -242,24 +244,18 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            if (!_deliveries.TryGetValue(attempt.DeliveryId, out var d))
+            if (!_deliveries.TryGetValue(attempt.DeliveryId, out var entry))
             {
                 throw new KeyNotFoundException($"Delivery '{attempt.DeliveryId}' does not exist.");
             }
 
-            if (!_attempts.TryGetValue(d.Id, out var recorded))
+            entry.Attempts = entry.Attempts switch
             {
-                _attempts[d.Id] = attempt;
-            }
-            else if (recorded is List<DeliveryAttempt> list)
-            {
-                list.Add(attempt);
-            }
-            else
-            {
-                _attempts[d.Id] = new List<DeliveryAttempt>(4) { (DeliveryAttempt)recorded, attempt };
-            }
-            ReplaceLocked(d, Apply(d, update));
+                null => attempt,
+                List<DeliveryAttempt> list => Add(list, attempt),
+                var one => new List<DeliveryAttempt>(4) { (DeliveryAttempt)one, attempt },
+            };
+            ReplaceLocked(entry, Apply(entry.Delivery, update));
         }
 
         return ValueTask.CompletedTask;
@@ -270,12 +266,12 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            if (!_deliveries.TryGetValue(deliveryId, out var d))
+            if (!_deliveries.TryGetValue(deliveryId, out var entry))
             {
                 return ValueTask.FromResult(false);
             }
 
-            ReplaceLocked(d, Apply(d, update));
+            ReplaceLocked(entry, Apply(entry.Delivery, update));
             return ValueTask.FromResult(true);
         }
     }
@@ -305,7 +301,7 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            return ValueTask.FromResult(_deliveries.GetValueOrDefault(deliveryId));
+            return ValueTask.FromResult(_deliveries.GetValueOrDefault(deliveryId)?.Delivery);
         }
     }
 
@@ -314,7 +310,7 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            return ValueTask.FromResult<IReadOnlyList<DeliveryAttempt>>(_attempts.GetValueOrDefault(deliveryId) switch
+            return ValueTask.FromResult<IReadOnlyList<DeliveryAttempt>>(_deliveries.GetValueOrDefault(deliveryId)?.Attempts switch
             {
                 List<DeliveryAttempt> list => list.ToArray(),
                 DeliveryAttempt one => [one],
@@ -329,7 +325,7 @@ public sealed class InMemoryEventStore : IEventStore
         query.Validate();
         lock (_lock)
         {
-            return ValueTask.FromResult<IReadOnlyList<Delivery>>(_deliveries.Values.Where(query.Matches)
+            return ValueTask.FromResult<IReadOnlyList<Delivery>>(_deliveries.Values.Select(e => e.Delivery).Where(query.Matches)
                 .OrderByDescending(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal)
                 .Skip(query.Skip).Take(query.Take).ToArray());
         }
@@ -340,7 +336,7 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            return ValueTask.FromResult((long)_deliveries.Values.Count(query.Matches));
+            return ValueTask.FromResult((long)_deliveries.Values.Count(e => query.Matches(e.Delivery)));
         }
     }
 
@@ -349,12 +345,12 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (_lock)
         {
-            if (!_deliveries.TryGetValue(deliveryId, out var d) || d.Status == DeliveryStatus.Pending)
+            if (!_deliveries.TryGetValue(deliveryId, out var entry) || entry.Delivery.Status == DeliveryStatus.Pending)
             {
                 return ValueTask.FromResult(false);
             }
 
-            ReplaceLocked(d, d with { Status = DeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now, LeasedUntil = null, CompletedAt = null });
+            ReplaceLocked(entry, entry.Delivery with { Status = DeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now, LeasedUntil = null, CompletedAt = null });
             return ValueTask.FromResult(true);
         }
     }
@@ -379,15 +375,10 @@ public sealed class InMemoryEventStore : IEventStore
         var purged = 0;
         lock (_lock)
         {
-            foreach (var d in _deliveries.Values.Where(d => d.Status != DeliveryStatus.Pending && d.CompletedAt < completedBefore).ToArray())
+            foreach (var entry in _deliveries.Values.Where(e => e.Delivery.Status != DeliveryStatus.Pending && e.Delivery.CompletedAt < completedBefore).ToArray())
             {
-                _deliveries.Remove(d.Id);
-                _attempts.Remove(d.Id);
+                RemoveLocked(entry);
                 purged++;
-                if (_events.TryGetValue(d.EventId, out var entry) && --entry.DeliveryCount <= 0 && entry.Routed)
-                {
-                    _events.Remove(d.EventId);
-                }
             }
 
             // Routed events that never had a delivery are finished too once they are old enough.
@@ -400,23 +391,23 @@ public sealed class InMemoryEventStore : IEventStore
         return ValueTask.FromResult(purged);
     }
 
-    private void ReplaceLocked(Delivery old, Delivery updated)
+    private void ReplaceLocked(DeliveryEntry entry, Delivery updated)
     {
-        if (old.Status == DeliveryStatus.Pending)
+        if (entry.Delivery.Status == DeliveryStatus.Pending)
         {
             _pendingCount--; // its entry in _due is stale from now on
         }
 
-        _deliveries[updated.Id] = updated;
+        entry.Delivery = updated;
         if (updated.Status == DeliveryStatus.Pending)
         {
-            AddDueLocked(updated);
+            AddDueLocked(entry);
             return;
         }
 
         if (_maxFinished is { } max && updated.Status is DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
         {
-            _finished.Enqueue((updated.Id, updated.CompletedAt?.UtcTicks ?? 0));
+            _finished.Enqueue((entry, updated.CompletedAt?.UtcTicks ?? 0));
             while (_finished.Count > max)
             {
                 DropFinishedLocked(_finished.Dequeue());
@@ -427,38 +418,59 @@ public sealed class InMemoryEventStore : IEventStore
     }
 
     /// <summary>Drops a finished delivery past the limit, its attempts, and its event once nothing of it is left.</summary>
-    private void DropFinishedLocked((string Id, long CompletedTicks) entry)
+    private void DropFinishedLocked((DeliveryEntry Entry, long CompletedTicks) finished)
     {
-        if (!_deliveries.TryGetValue(entry.Id, out var d)
+        var (entry, ticks) = finished;
+        var d = entry.Delivery;
+        if (entry.Removed
             || d.Status is not (DeliveryStatus.Succeeded or DeliveryStatus.Cancelled)
-            || (d.CompletedAt?.UtcTicks ?? 0) != entry.CompletedTicks)
+            || (d.CompletedAt?.UtcTicks ?? 0) != ticks)
         {
             return; // purged, or redelivered since (its newer finish has its own entry)
         }
 
+        RemoveLocked(entry);
+    }
+
+    /// <summary>Removes a delivery with its attempts, and its event once nothing of it is left.</summary>
+    private void RemoveLocked(DeliveryEntry entry)
+    {
+        var d = entry.Delivery;
         _deliveries.Remove(d.Id);
-        _attempts.Remove(d.Id);
-        if (_events.TryGetValue(d.EventId, out var e) && --e.DeliveryCount <= 0 && e.Routed)
+        entry.Removed = true;
+        var e = EventOf(entry);
+        if (e is not null && --e.DeliveryCount <= 0 && e.Routed && _events.Remove(d.EventId, out var removed) && !ReferenceEquals(removed, e))
         {
-            _events.Remove(d.EventId);
+            _events[d.EventId] = removed; // another event stored under the id since (never expected): keep it
         }
     }
 
-    private void AddDueLocked(Delivery d)
+    /// <summary>The entry of <paramref name="entry"/>'s event: the one it was stored with, else the one stored now.</summary>
+    private EventEntry? EventOf(DeliveryEntry entry) =>
+        entry.Event ??= _events.GetValueOrDefault(entry.Delivery.EventId);
+
+    private void AddDueLocked(DeliveryEntry entry)
     {
         _pendingCount++;
-        _due.Enqueue(d.Id, (DueTicks(d), d.Id));
+        var d = entry.Delivery;
+        _due.Enqueue(entry, (DueTicks(d), d.Id));
         CompactDueLocked();
     }
 
-    /// <summary>The earliest live entry of <see cref="_due"/> (stale entries on top are dropped), or null when none is pending.</summary>
-    private (long Due, Delivery Delivery)? PeekDueLocked()
+    private static List<DeliveryAttempt> Add(List<DeliveryAttempt> list, DeliveryAttempt attempt)
     {
-        while (_due.TryPeek(out var id, out var key))
+        list.Add(attempt);
+        return list;
+    }
+
+    /// <summary>The earliest live entry of <see cref="_due"/> (stale entries on top are dropped), or null when none is pending.</summary>
+    private (long Due, DeliveryEntry Entry)? PeekDueLocked()
+    {
+        while (_due.TryPeek(out var entry, out var key))
         {
-            if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending && DueTicks(d) == key.Due)
+            if (IsLive(entry, key.Due))
             {
-                return (key.Due, d);
+                return (key.Due, entry);
             }
 
             _due.Dequeue(); // stale: the delivery finished, was purged, or has a newer entry
@@ -475,19 +487,23 @@ public sealed class InMemoryEventStore : IEventStore
             return;
         }
 
-        var live = new List<(string, (long, string))>(_pendingCount);
-        var seen = new HashSet<string>(_pendingCount, StringComparer.Ordinal);
-        foreach (var (id, key) in _due.UnorderedItems)
+        var live = new List<(DeliveryEntry, (long, string))>(_pendingCount);
+        var seen = new HashSet<DeliveryEntry>(_pendingCount, ReferenceEqualityComparer.Instance);
+        foreach (var (entry, key) in _due.UnorderedItems)
         {
-            if (_deliveries.TryGetValue(id, out var d) && d.Status == DeliveryStatus.Pending && DueTicks(d) == key.Due && seen.Add(id))
+            if (IsLive(entry, key.Due) && seen.Add(entry))
             {
-                live.Add((id, key));
+                live.Add((entry, key));
             }
         }
 
         _due.Clear();
         _due.EnqueueRange(live);
     }
+
+    /// <summary>Whether a heap entry is the current one of a delivery still stored and pending.</summary>
+    private static bool IsLive(DeliveryEntry entry, long due) =>
+        !entry.Removed && entry.Delivery.Status == DeliveryStatus.Pending && DueTicks(entry.Delivery) == due;
 
     private static long DueTicks(Delivery d) =>
         d.LeasedUntil is { } lease && lease > d.NextAttemptAt ? lease.UtcTicks : d.NextAttemptAt.UtcTicks;
@@ -501,6 +517,20 @@ public sealed class InMemoryEventStore : IEventStore
             var byTime = x.Due.CompareTo(y.Due);
             return byTime != 0 ? byTime : string.CompareOrdinal(x.Id, y.Id);
         }
+    }
+
+    private sealed class DeliveryEntry(Delivery delivery, EventEntry? e)
+    {
+        public Delivery Delivery { get; set; } = delivery;
+
+        /// <summary>Its one <see cref="DeliveryAttempt"/>, or a <c>List&lt;DeliveryAttempt&gt;</c> once it has several (most deliveries succeed at the first).</summary>
+        public object? Attempts { get; set; }
+
+        /// <summary>Its event's entry, once known (a replayed delivery may be stored before its event).</summary>
+        public EventEntry? Event { get; set; } = e;
+
+        /// <summary>Removed from the store (purged or dropped): its entries in the due heap are stale.</summary>
+        public bool Removed { get; set; }
     }
 
     private sealed class EventEntry(NotificationEvent e)

@@ -82,4 +82,26 @@ public sealed class InMemoryEventStoreDueOrderTests
         var again = await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(3), count * 2);
         again.Select(c => c.Delivery.Id).Should().Equal(Enumerable.Range(0, count).Select(i => $"dlv_{i:D5}"), "each once, in due order");
     }
+
+    [Fact]
+    public async Task PurgedDeliveryStoredAgain_ClaimedOnceWithoutItsOldAttempts()
+    {
+        // The old delivery's heap entry has the same due time as the new one's: it must count as stale.
+        var store = await StoreWithAsync(1, _ => T0);
+        await store.RecordAttemptAsync(
+            new DeliveryAttempt { DeliveryId = "dlv_00000", AttemptNumber = 1, StartedAt = T0, Outcome = AttemptOutcome.Succeeded },
+            new DeliveryUpdate(DeliveryStatus.Succeeded, 1, T0, T0, null, 200));
+        (await store.PurgeAsync(T0.AddMinutes(1))).Should().Be(1);
+        (await store.GetEventAsync("evt_00000")).Should().BeNull("its only delivery was purged");
+
+        await store.AppendAsync(InMemoryStoreRows.Event("evt_00000"));
+        await store.SaveRoutedAsync("evt_00000", [InMemoryStoreRows.PendingDelivery("dlv_00000", "evt_00000", T0)]);
+
+        var claimed = await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(2), 10);
+        claimed.Select(c => c.Delivery.Id).Should().Equal("dlv_00000");
+        claimed[0].Delivery.Attempts.Should().Be(0);
+        claimed[0].Event.Id.Should().Be("evt_00000");
+        (await store.GetAttemptsAsync("dlv_00000")).Should().BeEmpty("the purged delivery's attempts went with it");
+        (await store.ClaimDueDeliveriesAsync(T0.AddHours(1), T0.AddHours(2), 10)).Should().BeEmpty("leased until T0 + 2 h");
+    }
 }
