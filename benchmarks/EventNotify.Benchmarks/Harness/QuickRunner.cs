@@ -76,7 +76,10 @@ internal static class QuickRunner
                     $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
             }
 
-            foreach (var (a, b) in ScenarioCatalog.Ratios)
+            // A variant (engine-webhook~d64) is compared with what its scenario is compared with.
+            var variantRatios = names.Where(n => n.Contains('~', StringComparison.Ordinal))
+                .SelectMany(n => ScenarioCatalog.Ratios.Where(r => r.A == n[..n.IndexOf('~', StringComparison.Ordinal)]).Select(r => (A: n, r.B)));
+            foreach (var (a, b) in ScenarioCatalog.Ratios.Concat(variantRatios))
             {
                 if (!names.Contains(a) || !names.Contains(b))
                 {

@@ -10,7 +10,7 @@ namespace EventNotify.Benchmarks.Scenarios;
 /// EventNotify on its SQLite store (a WAL file with the store's defaults: synchronous FULL, group commit) and the
 /// instant notifier: what durability costs, against <see cref="SqliteBaselineScenario"/>.
 /// </summary>
-internal sealed class EngineSqliteScenario() : EngineScenario("engine-sqlite", subscriptions: 1)
+internal sealed class EngineSqliteScenario(string name = "engine-sqlite", Action<EventNotifyBuilder>? configure = null) : EngineScenario(name, subscriptions: 1, configure)
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"eventnotify-bench-engine-{Guid.NewGuid():N}.db");
 
@@ -42,7 +42,7 @@ internal sealed class EngineSqliteScenario() : EngineScenario("engine-sqlite", s
 /// EventNotify delivering signed Standard Webhooks (the webhook channel's defaults, private networks allowed for
 /// 127.0.0.1) to the same Kestrel receiver as <see cref="HttpClientBaselineScenario"/>, in-memory store.
 /// </summary>
-internal sealed class EngineWebhookScenario() : EngineScenario("engine-webhook", subscriptions: 1)
+internal sealed class EngineWebhookScenario(string name = "engine-webhook", Action<EventNotifyBuilder>? configure = null) : EngineScenario(name, subscriptions: 1, configure)
 {
     private WebApplication? _receiver;
     private string _url = "";

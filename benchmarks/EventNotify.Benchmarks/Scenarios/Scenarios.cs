@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 namespace EventNotify.Benchmarks.Scenarios;
 
 /// <summary>
@@ -49,8 +50,26 @@ internal static class ScenarioCatalog
         ("engine-webhook", "webhook-notifier"),
     ];
 
+    private static Action<EventNotifyBuilder> Variant(string name) => b =>
+    {
+        foreach (var part in name.Split('~').Skip(1))
+        {
+            var v = int.Parse(part[1..]);
+            switch (part[0])
+            {
+                case 'h': b.UseInMemoryStore(o => o.MaxFinishedDeliveries = v); break;
+                case 'r': b.Services.Configure<EventNotifyOptions>(o => o.RouteQueueCapacity = v); break;
+                case 'd': b.Services.Configure<EventNotifyOptions>(o => o.DeliveryQueueCapacity = v); break;
+                case 'c': b.Services.Configure<EventNotifyOptions>(o => o.RouterConcurrency = v); break;
+            }
+        }
+    };
+
     public static IScenario Create(string name) => name switch
     {
+        _ when name.StartsWith("engine-webhook~", StringComparison.Ordinal) => new EngineWebhookScenario(name, Variant(name)),
+        _ when name.StartsWith("engine-sqlite~", StringComparison.Ordinal) => new EngineSqliteScenario(name, Variant(name)),
+        _ when name.StartsWith("engine-memory~", StringComparison.Ordinal) => new EngineScenario(name, 1, Variant(name)),
         "channel-baseline" => new ChannelBaselineScenario(),
         "engine-memory" => new EngineScenario(name, subscriptions: 1),
         "engine-memory-fanout" => new EngineScenario(name, subscriptions: 10),
