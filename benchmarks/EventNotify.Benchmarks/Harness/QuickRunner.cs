@@ -73,7 +73,7 @@ internal static class QuickRunner
 
                 // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
+                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds, JIT {m.JitTime.TotalMilliseconds:0} ms for {m.JitMethods} methods in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
             }
 
             // A variant (engine-webhook~d64) is compared with what its scenario is compared with.
@@ -139,6 +139,8 @@ internal static class QuickRunner
         var pause = GC.GetTotalPauseDuration();
         var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
         var workItems = ThreadPool.CompletedWorkItemCount;
+        var jitTime = System.Runtime.JitInfo.GetCompilationTime();
+        var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         Allocations?.Start();
         var started = Stopwatch.GetTimestamp();
         await m.Scenario.RunAsync(events).ConfigureAwait(false);
@@ -157,6 +159,8 @@ internal static class QuickRunner
         m.Cpu.Add((process.TotalProcessorTime - cpu).TotalMicroseconds / events);
         m.WorkItems.Add((double)(ThreadPool.CompletedWorkItemCount - workItems) / events);
         m.GcPause.Add((GC.GetTotalPauseDuration() - pause) / elapsed);
+        m.JitTime += System.Runtime.JitInfo.GetCompilationTime() - jitTime;
+        m.JitMethods += System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods;
         await m.Scenario.CleanupAsync().ConfigureAwait(false);
     }
 
@@ -196,6 +200,11 @@ internal static class QuickRunner
         public IScenario Scenario { get; } = scenario;
 
         public string? Failure { get; set; }
+
+        /// <summary>Time the JIT spent compiling during the rounds (all threads), and how many methods: tiering still at work if large.</summary>
+        public TimeSpan JitTime { get; set; }
+
+        public long JitMethods { get; set; }
 
         public List<double> Rates { get; } = [];
 

@@ -65,11 +65,20 @@ internal sealed partial class EventNotifyEngine
 
         DeliveryUpdate update;
         DeliveryAttempt attempt;
+        Delivery? stored = null;
         var attempts = d.Attempts + 1;
         try
         {
             (update, attempt) = Decide(pool, d, result, startedAt, duration, now, attempts);
-            await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+            if (_memoryStore is { } memory)
+            {
+                stored = memory.RecordAttempt(attempt, update); // synchronous, and observers get the stored record
+            }
+            else
+            {
+                await _store.RecordAttemptAsync(attempt, update, CancellationToken.None).ConfigureAwait(false);
+            }
+
             NoteStored(d.Id);
         }
         finally
@@ -77,7 +86,7 @@ internal sealed partial class EventNotifyEngine
             InFlightDone(d.Id); // stored, or not (then the lease brings the delivery back later)
         }
 
-        await AfterRecordedAsync(d, result, duration, now, attempts, update, attempt).ConfigureAwait(false);
+        await AfterRecordedAsync(d, result, duration, now, attempts, update, attempt, stored).ConfigureAwait(false);
     }
 
     private static (DeliveryUpdate Update, DeliveryAttempt Attempt) Decide(ChannelPool pool, Delivery d, DeliveryResult result, DateTimeOffset startedAt, TimeSpan duration, DateTimeOffset now, int attempts)
@@ -113,7 +122,7 @@ internal sealed partial class EventNotifyEngine
         return (update, attempt);
     }
 
-    private async ValueTask AfterRecordedAsync(Delivery d, DeliveryResult result, TimeSpan duration, DateTimeOffset now, int attempts, DeliveryUpdate update, DeliveryAttempt attempt)
+    private async ValueTask AfterRecordedAsync(Delivery d, DeliveryResult result, TimeSpan duration, DateTimeOffset now, int attempts, DeliveryUpdate update, DeliveryAttempt attempt, Delivery? stored)
     {
         _metrics.Attempt(d.Channel, result.Outcome, duration);
 
@@ -141,7 +150,7 @@ internal sealed partial class EventNotifyEngine
         }
 
         // Last, so an observer sees every consequence of the outcome (a disabled subscription included).
-        Notify(d, update, attempt);
+        Notify(d, update, attempt, stored);
     }
 
     /// <summary>
@@ -170,14 +179,18 @@ internal sealed partial class EventNotifyEngine
         Notify(d, update, null);
     }
 
-    internal void Notify(Delivery d, DeliveryUpdate update, DeliveryAttempt? attempt)
+    /// <param name="d">The delivery before the update.</param>
+    /// <param name="update">What was stored.</param>
+    /// <param name="attempt">The attempt recorded with it, if any.</param>
+    /// <param name="stored">The delivery as the store now holds it, when the store returned it (else made from <paramref name="d"/>).</param>
+    internal void Notify(Delivery d, DeliveryUpdate update, DeliveryAttempt? attempt, Delivery? stored = null)
     {
         if (_observers.Length == 0)
         {
             return;
         }
 
-        var updated = InMemoryEventStore.Apply(d, update);
+        var updated = stored ?? InMemoryEventStore.Apply(d, update);
         foreach (var observer in _observers)
         {
             try

@@ -25,6 +25,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
 
     private readonly EventNotifyOptions _options;
     private readonly IEventStore _store;
+
+    // The built-in in-memory store, when it is the store: outcomes are recorded through its synchronous method.
+    private readonly InMemoryEventStore? _memoryStore;
     private readonly ISubscriptionStore _subscriptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -69,6 +72,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         _observers = observers?.ToArray() ?? [];
         _options = options.Value;
         _store = store;
+        _memoryStore = store as InMemoryEventStore;
         _routeAtPublish = Implements(store, nameof(IEventStore.AppendRoutedAsync));
         _routeManyAtPublish = Implements(store, nameof(IEventStore.AppendRoutedManyAsync));
         _subscriptions = subscriptions;

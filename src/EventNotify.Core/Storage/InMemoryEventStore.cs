@@ -242,6 +242,13 @@ public sealed class InMemoryEventStore : IEventStore
     /// <inheritdoc />
     public ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default)
     {
+        RecordAttempt(attempt, update);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>As <see cref="RecordAttemptAsync"/>, returning the delivery as now stored (the engine hands it to observers instead of a copy of its own).</summary>
+    internal Delivery RecordAttempt(DeliveryAttempt attempt, DeliveryUpdate update)
+    {
         lock (_lock)
         {
             if (!_deliveries.TryGetValue(attempt.DeliveryId, out var entry))
@@ -256,9 +263,8 @@ public sealed class InMemoryEventStore : IEventStore
                 var one => new List<DeliveryAttempt>(4) { (DeliveryAttempt)one, attempt },
             };
             ReplaceLocked(entry, Apply(entry.Delivery, update));
+            return entry.Delivery;
         }
-
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
