@@ -363,6 +363,12 @@ internal sealed class WebhookNotifier : INotifier
                 headers.TryAddWithoutValidation("tracestate", state);
             }
         }
+        else if (notification.Event.Extensions.TryGetValue("traceparent", out var published) && ActivityContext.TryParse(published, null, out _))
+        {
+            // (a publisher's own extension that is not a W3C traceparent is not sent as one)
+            // Nobody listens to the engine's activities, so there is no send span: the receiver joins the publisher's trace.
+            headers.TryAddWithoutValidation("traceparent", published);
+        }
 
         // One source for both the caller's token and this channel's own timeout (on the TimeProvider), instead of a
         // timeout source plus a linked one per attempt; sources whose attempt ended without cancellation are reused.

@@ -26,6 +26,9 @@ public sealed class WebhookVerifier
     public const string SignatureHeader = "webhook-signature";
 
     private const int MaxSignatureHeaderLength = 16 * 1024;
+
+    // base64 of a 32-byte HMAC-SHA256, with its one '=' of padding.
+    private const int CanonicalMacLength = 44;
     private readonly WebhookSecret[] _secrets;
     private readonly TimeProvider _time;
 
@@ -106,6 +109,7 @@ public sealed class WebhookVerifier
         }
 
         Span<byte> given = stackalloc byte[Mac];
+        Span<char> canonical = stackalloc char[CanonicalMacLength];
         var header = signatureHeader.AsSpan();
         foreach (var range in header.Split(' '))
         {
@@ -117,7 +121,12 @@ public sealed class WebhookVerifier
                 continue;
             }
 
-            if (!Convert.TryFromBase64Chars(token[(comma + 1)..], given, out var written) || written != Mac)
+            // Canonical base64 only, as the reference libraries compare the text: the decoder alone would skip
+            // whitespace inside the value and ignore the unused low bits of its last character.
+            var encoded = token[(comma + 1)..];
+            if (encoded.Length != CanonicalMacLength
+                || !Convert.TryFromBase64Chars(encoded, given, out var written) || written != Mac
+                || !Convert.TryToBase64Chars(given, canonical, out _) || !encoded.SequenceEqual(canonical))
             {
                 continue;
             }

@@ -150,20 +150,26 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
             }
         }
 
-        foreach (var pool in _pools.Values)
+        // The loops do not inherit the caller's ambient state: an activity around the host's start would otherwise be
+        // the parent (and the traceparent sent) of every delivery made outside any trace, and its log scopes theirs.
+        using (ExecutionContext.SuppressFlow())
         {
-            pool.Start();
+            foreach (var pool in _pools.Values)
+            {
+                pool.Start();
+            }
+
+            _routers = new Task[_options.RouterConcurrency];
+            for (var i = 0; i < _routers.Length; i++)
+            {
+                _routers[i] = Task.Run(RouteLoopAsync, CancellationToken.None);
+            }
+
+            _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
+            _scheduler = Task.Run(ScheduleLoopAsync, CancellationToken.None);
+            _retention = Task.Run(RetentionLoopAsync, CancellationToken.None);
         }
 
-        _routers = new Task[_options.RouterConcurrency];
-        for (var i = 0; i < _routers.Length; i++)
-        {
-            _routers[i] = Task.Run(RouteLoopAsync, CancellationToken.None);
-        }
-
-        _recovery = Task.Run(RecoverUnroutedAsync, CancellationToken.None);
-        _scheduler = Task.Run(ScheduleLoopAsync, CancellationToken.None);
-        _retention = Task.Run(RetentionLoopAsync, CancellationToken.None);
         Log.Started(_logger, _channelList, _store.GetType().Name);
     }
 

@@ -399,6 +399,78 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_InAnAppTrace_NobodyListeningToEventNotify_SendsTheEventsTraceparent()
+    {
+        // The host traces its own code only: there is no send activity, and the receiver still joins the trace.
+        using var app = new ActivitySource("EventNotify.Tests.App");
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == app.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        string traceparent;
+        using (var publishing = app.StartActivity("checkout")!)
+        {
+            traceparent = publishing.Id!;
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+        }
+
+        await receiver.WaitForRequestsAsync(1, Wait);
+        receiver.Requests.Single().Header("traceparent").Should().Be(traceparent);
+    }
+
+    [Theory]
+    [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
+    [InlineData("not a trace id", null)]
+    public async Task Publish_WithATraceparentExtension_SendsItOnlyIfWellFormed(string extension, string? expected)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        await host.SubscribeWebhookAsync(receiver.Url);
+        var e = TestWebhooks.OrderPaid() with { Extensions = new Dictionary<string, string> { ["traceparent"] = extension } };
+
+        await host.Publisher.PublishAsync(e);
+
+        await receiver.WaitForRequestsAsync(1, Wait);
+        receiver.Requests.Single().Header("traceparent").Should().Be(expected);
+    }
+
+    [Fact]
+    public async Task Start_InsideAnActivity_LaterDeliveriesOutsideAnyTraceCarryNoTraceparent()
+    {
+        // The engine's workers start during the host's start; an activity around it must not become every delivery's parent.
+        using var app = new ActivitySource("EventNotify.Tests.App");
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == app.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        EngineHost host;
+        using (app.StartActivity("startup"))
+        {
+            host = await TestWebhooks.StartAsync();
+        }
+
+        await using (host)
+        {
+            await host.SubscribeWebhookAsync(receiver.Url);
+            Activity.Current.Should().BeNull();
+
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+            await receiver.WaitForRequestsAsync(1, Wait);
+            receiver.Requests.Single().Header("traceparent").Should().BeNull("the event was published outside any trace");
+        }
+    }
+
+    [Fact]
     public async Task Publish_WithActivityListener_SendsTraceparent()
     {
         using var listener = new ActivityListener

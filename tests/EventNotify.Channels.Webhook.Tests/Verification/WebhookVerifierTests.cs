@@ -46,6 +46,18 @@ public sealed class WebhookVerifierTests
         result.Failure.Should().Be(WebhookVerificationFailure.NoMatchingSignature);
     }
 
+    // The same MAC written non-canonically: the reference implementations compare the text and refuse these, so a
+    // receiver using ours must too (found by replaying requests into the standardwebhooks npm package).
+    [Theory]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=")] // a padding bit set: decodes to the same bytes
+    [InlineData("v1,g0hM9SsE+OTPJ\tTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")]
+    [InlineData("v1,g0hM9SsE+OTPJ\r\nTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE")] // padding left out
+    public void Verify_RightMacInNonCanonicalBase64_FailsNoMatchingSignature(string header)
+    {
+        Verifier().Verify(Id, Timestamp, header, Body).Failure.Should().Be(WebhookVerificationFailure.NoMatchingSignature);
+    }
+
     [Fact]
     public void Verify_TamperedBody_FailsNoMatchingSignature()
     {
