@@ -21,7 +21,8 @@ internal sealed partial class EventNotifyEngine
         // Routed here, before the store sees the event, so the event and its deliveries are stored in one write (one
         // commit on a durable store instead of two). If matching fails the event is stored unrouted and the router
         // tries again (and after it, the recovery pass).
-        var routing = _routeAtPublish ? await TryRouteAtPublishAsync(e, cancellationToken).ConfigureAwait(false) : null;
+        // Not before start: the event is then stored unrouted and routed once the subscriptions are in the store.
+        var routing = _routeAtPublish && Volatile.Read(ref _subscriptionsStored) ? await TryRouteAtPublishAsync(e, cancellationToken).ConfigureAwait(false) : null;
         bool isNew;
         if (routing is null)
         {
@@ -77,7 +78,7 @@ internal sealed partial class EventNotifyEngine
         await WaitForRoomAsync(Math.Min(unique.Count, _options.RouteQueueCapacity), cancellationToken).ConfigureAwait(false);
         // As PublishAsync: routed here and stored with their deliveries in one write when the store can; if matching
         // fails for any event, the batch is stored unrouted and the router routes it.
-        var routings = _routeManyAtPublish ? await TryRouteAllAtPublishAsync(unique, cancellationToken).ConfigureAwait(false) : null;
+        var routings = _routeManyAtPublish && Volatile.Read(ref _subscriptionsStored) ? await TryRouteAllAtPublishAsync(unique, cancellationToken).ConfigureAwait(false) : null;
         bool[] added;
         if (routings is null)
         {
@@ -211,6 +212,18 @@ internal sealed partial class EventNotifyEngine
 
     private async ValueTask EnqueueForRoutingAsync(RouteWork e)
     {
+        if (!Volatile.Read(ref _subscriptionsStored))
+        {
+            // Published before start: the start's recovery pass, which reads the store after the flag is set, routes
+            // the event. Not queued now: the routers are not running, and a host publishing more than the queue holds
+            // from a hosted service's StartAsync would wait for room forever, with the engine never started.
+            Interlocked.MemoryBarrier(); // this read must not pass the store write (Dekker with StartAsync)
+            if (!Volatile.Read(ref _subscriptionsStored))
+            {
+                return;
+            }
+        }
+
         // The event is already accepted: this write must not be cancelled by the caller, or it would sit unrouted
         // until the next start. If the engine stopped meanwhile, it stays in the store and is recovered on start.
         try

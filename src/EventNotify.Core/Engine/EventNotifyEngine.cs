@@ -51,6 +51,9 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private readonly bool _routeManyAtPublish;
 
     private int _state;
+
+    // Set once StartAsync has written the subscriptions added in code: routing at publish waits for it.
+    private bool _subscriptionsStored;
     private Task[] _routers = [];
     private Task _scheduler = Task.CompletedTask;
     private Task _recovery = Task.CompletedTask;
@@ -149,6 +152,11 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
                 await _subscriptions.UpdateAsync(s with { FailingSince = failingSince }, cancellationToken).ConfigureAwait(false);
             }
         }
+
+        // From here an event can be routed where it is published: before, the subscriptions added in code were not yet
+        // in the store, and an event routed then would have been stored as routed to none of them.
+        Volatile.Write(ref _subscriptionsStored, true);
+        Interlocked.MemoryBarrier(); // before the recovery pass reads the store (see EnqueueForRoutingAsync)
 
         // The loops do not inherit the caller's ambient state: an activity around the host's start would otherwise be
         // the parent (and the traceparent sent) of every delivery made outside any trace, and its log scopes theirs.

@@ -7,6 +7,8 @@ public interface IEventPublisher
     /// Validates and accepts one event. Returns once the store has accepted it (the durable point): from then on it
     /// will be routed and delivered, even across a restart with a durable store. Publishing an id that was accepted
     /// before returns a receipt with <see cref="PublishReceipt.Duplicate"/> set and delivers nothing new.
+    /// Publishing before the engine has started (from a hosted service that starts first, say) is allowed: the event
+    /// is stored, and routed to the subscriptions (those added in code included) once the engine starts.
     /// </summary>
     /// <exception cref="EventValidationException">The event breaks a rule; the exception names the field.</exception>
     /// <exception cref="EventQueueFullException">The queue is full and <see cref="EventNotifyOptions.QueueFullMode"/> is <see cref="QueueFullMode.Reject"/>.</exception>

@@ -25,12 +25,30 @@ public sealed class BackPressureTests
         notifier.Behaviour = (n, ct) => { started.TrySetResult(); return inner(n, ct); };
         await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "e1" });
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        foreach (var id in new[] { "e2", "e3", "e4" })
-        {
-            await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = id }).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        }
+        var engine = host.Services.GetRequiredService<EventNotifyEngine>();
+
+        // Each step waits until the previous event has moved on, so that in Reject mode no publish meets a queue that
+        // is full only for a moment.
+        await Publish("e2");
+        await Until(() => engine.QueueDepth("test") == 1); // e2 in the push queue
+        await Publish("e3");
+        await engine.WriterWaitedAsync("test").WaitAsync(TimeSpan.FromSeconds(10)); // the router holds e3
+        await Publish("e4"); // in the route queue, which is then full
 
         return (host, notifier, gate);
+
+        Task Publish(string id) => host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = id }).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Waits (up to 10 s) for engine state that has no signal of its own.</summary>
+    private static async Task Until(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, "the engine should get there");
+            await Task.Yield();
+        }
     }
 
     [Fact]
@@ -152,22 +170,44 @@ public sealed class BackPressureTests
     [Fact]
     public async Task PublishAsync_QueueFullRejectMode_ThrowsAndAcceptsNothing()
     {
-        // Not started: nothing drains the route queue, so after one event it is deterministically full.
-        var notifier = new RecordingNotifier();
-        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o =>
-        {
-            o.RouteQueueCapacity = 1;
-            o.QueueFullMode = QueueFullMode.Reject;
-        }, start: false);
-        await host.SubscribeAsync("test", "*");
-        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "e1" });
+        var (host, notifier, gate) = await FillPipelineAsync(QueueFullMode.Reject);
+        await using var _ = host;
 
-        var act = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "e2" });
+        var act = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "e5" });
 
         (await act.Should().ThrowAsync<EventQueueFullException>()).Which.Message.Should().Contain("RouteQueueCapacity");
-        (await host.Store.GetEventAsync("e2")).Should().BeNull();
+        (await host.Store.GetEventAsync("e5")).Should().BeNull();
+        gate.SetResult();
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 4);
+        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["e1", "e2", "e3", "e4"]);
+    }
+
+    // Found by a crash trial: a hosted service registered before AddEventNotify publishes from its own StartAsync, so
+    // before the engine has started. Those events are stored and routed by the start's recovery pass, not queued
+    // for routers that are not running: more of them than the route queue holds neither waits forever (the engine
+    // would never start) nor is refused.
+    [Theory]
+    [InlineData(QueueFullMode.Wait)]
+    [InlineData(QueueFullMode.Reject)]
+    public async Task PublishBeforeStart_MoreThanTheRouteQueueHolds_AcceptedAndDeliveredOnceStarted(QueueFullMode mode)
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier).AddSubscription(
+            new Subscription { Id = "sub_early", EventTypes = ["order.*"], Channel = "test", Address = "a" }), o =>
+        {
+            o.RouteQueueCapacity = 4;
+            o.QueueFullMode = mode;
+        }, start: false);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = $"evt_early_{i:D2}" }).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await host.Publisher.PublishManyAsync(Enumerable.Range(20, 10).Select(i => NotificationEvent.FromJson("order.paid", "{}") with { Id = $"evt_early_{i:D2}" })).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         await host.Host.StartAsync();
-        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
-        notifier.Calls.Single().Event.Id.Should().Be("e1");
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 30);
+        notifier.Calls.Select(c => c.Event.Id).Should().OnlyHaveUniqueItems().And.HaveCount(30);
     }
 }

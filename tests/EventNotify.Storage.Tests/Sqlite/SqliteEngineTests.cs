@@ -53,6 +53,26 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(expected);
     }
 
+    // Found by a crash trial: a hosted service registered before AddEventNotify publishes from its StartAsync, before the
+    // engine has written the subscriptions added in code. Routed at publish then, the events were stored as routed to
+    // nobody, acknowledged and never delivered, on this start or any later one.
+    [Fact]
+    public async Task PublishBeforeStart_SubscriptionAddedInCode_DeliveredOnceStarted()
+    {
+        var path = _folder.File("early.db");
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.UseSqlite($"Data Source={path}").AddNotifier(notifier).AddSubscription(Subscription("test")), start: false);
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_early_1" });
+        await host.Publisher.PublishManyAsync([
+            NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_early_2" },
+            NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_early_3" }]);
+        await host.Host.StartAsync();
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 3, Timeout);
+        notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_early_1", "evt_early_2", "evt_early_3"]);
+    }
+
     [Fact]
     public void UseSqlite_NullConnectionString_ThrowsAtRegistration()
     {
