@@ -182,12 +182,33 @@ internal sealed partial class SqliteEventStore
             return;
         }
 
+        // SQLite keeps writing to a database (or WAL) file deleted under it, and those writes vanish when the
+        // process ends: nothing is reported stored unless both files are still where the store opened them.
+        if (MissingFile() is { } missing)
+        {
+            FailAll(done, new SqliteEventStoreException(
+                $"The SQLite event store's file '{missing}' was deleted or moved while the store had it open: the write was not stored, and no later one will be. Restore the file or restart the host."));
+            return;
+        }
+
         Interlocked.Increment(ref _committedBatches);
         _metrics.Committed(done.Count, _time.GetElapsedTime(started));
         foreach (var operation in done)
         {
             operation.Complete();
         }
+    }
+
+    /// <summary>The database or WAL file that is no longer at its path (two stat calls per committed batch), or null.</summary>
+    private string? MissingFile()
+    {
+        if (!File.Exists(_path))
+        {
+            return _path;
+        }
+
+        var wal = _path + "-wal";
+        return File.Exists(wal) ? null : wal;
     }
 
     /// <summary>Undoes the current write only; <see langword="false"/> when SQLite already ended the whole transaction.</summary>

@@ -106,6 +106,26 @@ public sealed class SqliteEngineTests(Xunit.Abstractions.ITestOutputHelper outpu
         File.Exists(path).Should().BeTrue();
     }
 
+    // Found by a crash trial: SQLite went on committing to the unlinked file, every publish was acknowledged, and all
+    // of them were gone after the process ended.
+    [Theory]
+    [InlineData("")]
+    [InlineData("-wal")]
+    public async Task PublishAsync_DatabaseFileDeletedWhileRunning_ThrowsInsteadOfAcknowledging(string suffix)
+    {
+        var path = _folder.File("deleted.db");
+        await using var host = await EngineHost.StartAsync(b => b.UseSqlite($"Data Source={path}").AddNotifier(new RecordingNotifier()));
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_before_delete" });
+
+        File.Delete(path + suffix);
+        var act = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_after_delete" });
+
+        (await act.Should().ThrowAsync<SqliteEventStoreException>()).Which.Message.Should()
+            .Contain(path + suffix).And.Contain("deleted or moved").And.Contain("not stored");
+        var again = async () => await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt_later" });
+        await again.Should().ThrowAsync<SqliteEventStoreException>("no later write is reported stored either");
+    }
+
     [Fact]
     public async Task PublishAsync_DiskFull_ThrowsAndOnlyAcknowledgedEventsAreStored()
     {
