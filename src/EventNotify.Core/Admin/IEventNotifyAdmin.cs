@@ -22,8 +22,10 @@ public interface IEventNotifyAdmin
     ValueTask<bool> RedeliverAsync(string deliveryId, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Redelivers every delivery matching <paramref name="query"/>, whose <see cref="DeliveryQuery.Status"/> must name a
-    /// finished status (typically <see cref="DeliveryStatus.DeadLettered"/>). Returns how many.
+    /// Redelivers every delivery matching <paramref name="query"/> when called, whose <see cref="DeliveryQuery.Status"/>
+    /// must name a finished status (typically <see cref="DeliveryStatus.DeadLettered"/>); its Skip and Take are
+    /// ignored. Each is redelivered once: one that fails again during the call is not taken a second time. Returns how
+    /// many. The matching ids are read first (kept in memory, about 100 bytes each), then redelivered.
     /// </summary>
     ValueTask<int> RedeliverAsync(DeliveryQuery query, CancellationToken cancellationToken = default);
 
@@ -41,23 +43,33 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
+        cancellationToken.ThrowIfCancellationRequested(); // whatever the store (the in-memory one never looks)
         return store.QueryDeliveriesAsync(query, cancellationToken);
     }
 
     public ValueTask<long> CountDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
+        query.ValidateFilters();
+        cancellationToken.ThrowIfCancellationRequested();
         return store.CountDeliveriesAsync(query, cancellationToken);
     }
 
-    public ValueTask<Delivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default) =>
-        store.GetDeliveryAsync(deliveryId, cancellationToken);
+    public ValueTask<Delivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deliveryId);
+        return store.GetDeliveryAsync(deliveryId, cancellationToken);
+    }
 
-    public ValueTask<IReadOnlyList<DeliveryAttempt>> GetAttemptsAsync(string deliveryId, CancellationToken cancellationToken = default) =>
-        store.GetAttemptsAsync(deliveryId, cancellationToken);
+    public ValueTask<IReadOnlyList<DeliveryAttempt>> GetAttemptsAsync(string deliveryId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deliveryId);
+        return store.GetAttemptsAsync(deliveryId, cancellationToken);
+    }
 
     public async ValueTask<bool> RedeliverAsync(string deliveryId, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(deliveryId);
         var now = time.GetUtcNow();
         var done = await store.RedeliverAsync(deliveryId, now, cancellationToken).ConfigureAwait(false);
         if (done)
@@ -78,23 +90,23 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
                 nameof(query));
         }
 
-        var now = time.GetUtcNow();
-        var count = 0;
-        var page = query with { Skip = 0, Take = 500 };
+        query.ValidateFilters();
+
+        // The set is read first, then redelivered. Redelivering while paging let the scheduler send a delivery, see it
+        // fail again and put it back among the pages still to read: it was sent again, and the call could go on for as
+        // long as the deliveries kept failing. Newest first, new matches arrive in front of the pages, so none of the
+        // deliveries matching at the start is missed; the set drops any seen twice.
+        var ids = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var page = query with { Skip = 0, Take = 1000 };
         while (true)
         {
-            // Redelivered ones become Pending and drop out of a status-filtered query, so page by skipping the others.
             var batch = await store.QueryDeliveriesAsync(page, cancellationToken).ConfigureAwait(false);
-            var skipped = 0;
             foreach (var d in batch)
             {
-                if (d.Status != DeliveryStatus.Pending && await store.RedeliverAsync(d.Id, now, cancellationToken).ConfigureAwait(false))
+                if (seen.Add(d.Id))
                 {
-                    count++;
-                }
-                else
-                {
-                    skipped++;
+                    ids.Add(d.Id);
                 }
             }
 
@@ -103,7 +115,17 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
                 break;
             }
 
-            page = page with { Skip = page.Skip + skipped };
+            page = page with { Skip = page.Skip + batch.Count };
+        }
+
+        var now = time.GetUtcNow();
+        var count = 0;
+        foreach (var id in ids)
+        {
+            if (await store.RedeliverAsync(id, now, cancellationToken).ConfigureAwait(false))
+            {
+                count++;
+            }
         }
 
         if (count > 0)
@@ -116,6 +138,7 @@ internal sealed class EventNotifyAdmin(IEventStore store, ISubscriptionStore sub
 
     public async ValueTask<int> ReplayAsync(string subscriptionId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(subscriptionId);
         var subscription = await subscriptions.GetAsync(subscriptionId, cancellationToken).ConfigureAwait(false)
             ?? throw new KeyNotFoundException($"Subscription '{subscriptionId}' does not exist.");
         if (to <= from)

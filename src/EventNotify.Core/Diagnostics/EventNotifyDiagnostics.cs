@@ -28,7 +28,7 @@ internal sealed class EventNotifyMetrics
         _deliveries = meter.CreateCounter<long>("eventnotify.deliveries", "{delivery}", "Deliveries that reached a final state (outcome: succeeded, dead_lettered, cancelled).");
         _attempts = meter.CreateCounter<long>("eventnotify.delivery.attempts", "{attempt}", "Delivery attempts (outcome: succeeded, transient_failure, permanent_failure).");
         _attemptDuration = meter.CreateHistogram<double>("eventnotify.delivery.duration", "s", "Duration of one delivery attempt.");
-        _latency = meter.CreateHistogram<double>("eventnotify.delivery.latency", "s", "Time from publish to successful delivery.");
+        _latency = meter.CreateHistogram<double>("eventnotify.delivery.latency", "s", "Time from the delivery's creation (when its event was routed, or replayed) to its success; a redelivered delivery counts from its first creation.");
         Meter = meter;
     }
 
@@ -71,7 +71,7 @@ internal sealed class EventNotifyMetrics
     public void ObserveQueues(Func<IEnumerable<Measurement<long>>> observe) =>
         Meter.CreateObservableGauge("eventnotify.queue.depth", observe, "{item}", "Items waiting in the engine's in-memory queues (stage: route, or push with channel).");
 
-    private static string OutcomeTag(AttemptOutcome o) => o switch
+    internal static string OutcomeTag(AttemptOutcome o) => o switch
     {
         AttemptOutcome.Succeeded => "succeeded",
         AttemptOutcome.TransientFailure => "transient_failure",

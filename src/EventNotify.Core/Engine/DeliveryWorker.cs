@@ -116,8 +116,10 @@ internal sealed class DeliveryWorker
             using (var activity = StartSendActivity(item))
             {
                 result = await AttemptAsync(notification).ConfigureAwait(false);
-                activity?.SetTag("eventnotify.outcome", result.Outcome.ToString());
-                if (!result.IsSuccess)
+                // The metrics' values (succeeded, transient_failure, permanent_failure), and "deferred" for a delivery
+                // the channel put off: not an attempt, so not an error either.
+                activity?.SetTag("eventnotify.outcome", result.IsDeferred ? "deferred" : EventNotifyMetrics.OutcomeTag(result.Outcome));
+                if (!result.IsSuccess && !result.IsDeferred)
                 {
                     activity?.SetStatus(ActivityStatusCode.Error, result.Error);
                 }

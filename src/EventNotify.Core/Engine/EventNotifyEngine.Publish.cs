@@ -10,13 +10,15 @@ internal sealed partial class EventNotifyEngine
     {
         // Before anything is accepted, whatever the store (one that ignores the token would otherwise store the event).
         cancellationToken.ThrowIfCancellationRequested();
-        var e = Prepare(@event);
-        ThrowIfNotAccepting();
-        await WaitForRoomAsync(1, cancellationToken).ConfigureAwait(false);
 
+        // Started first, so the trace context the event records (see Prepare) is this span's: the deliveries' spans
+        // are its children, not its siblings (or, outside any trace, roots of traces of their own).
         using var activity = StartActivity("eventnotify.publish", ActivityKind.Producer);
+        var e = Prepare(@event);
         activity?.SetTag("eventnotify.event.type", e.Type);
         activity?.SetTag("eventnotify.event.id", e.Id);
+        ThrowIfNotAccepting();
+        await WaitForRoomAsync(1, cancellationToken).ConfigureAwait(false);
 
         // Routed here, before the store sees the event, so the event and its deliveries are stored in one write (one
         // commit on a durable store instead of two). If matching fails the event is stored unrouted and the router
@@ -55,6 +57,7 @@ internal sealed partial class EventNotifyEngine
     {
         ArgumentNullException.ThrowIfNull(events);
         cancellationToken.ThrowIfCancellationRequested();
+        using var activity = StartActivity("eventnotify.publish", ActivityKind.Producer); // one span for the batch, the parent of its deliveries
         var prepared = events.Select((e, i) => e is null
             ? throw new EventValidationException($"events[{i}] is null: every element of the batch must be an event; nothing of the batch was accepted.", nameof(events))
             : Prepare(e)).ToArray();
@@ -62,6 +65,8 @@ internal sealed partial class EventNotifyEngine
         {
             return [];
         }
+
+        activity?.SetTag("eventnotify.batch.size", prepared.Length);
 
         // An id repeated within the batch is idempotent, as across calls: the first occurrence is the event.
         var ids = new HashSet<string>(StringComparer.Ordinal);

@@ -184,7 +184,7 @@ public sealed record DeliveryQuery
         (CreatedFrom is null || d.CreatedAt >= CreatedFrom) &&
         (CreatedTo is null || d.CreatedAt < CreatedTo);
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when paging is out of range.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when paging or a filter is out of range (an undefined status, CreatedTo before CreatedFrom).</summary>
     public void Validate()
     {
         if (Skip < 0)
@@ -195,6 +195,22 @@ public sealed record DeliveryQuery
         if (Take is < 1 or > 1000)
         {
             throw new ArgumentOutOfRangeException(nameof(Take), Take, "DeliveryQuery.Take must be between 1 and 1000.");
+        }
+
+        ValidateFilters();
+    }
+
+    /// <summary>Checks the filters alone (what counting and bulk redelivery use): a defined status, an ordered time range.</summary>
+    internal void ValidateFilters()
+    {
+        if (Status is { } status && !Enum.IsDefined(status))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Status), status, "DeliveryQuery.Status must be a defined DeliveryStatus or null.");
+        }
+
+        if (CreatedFrom is { } from && CreatedTo is { } to && to < from)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CreatedTo), to, $"DeliveryQuery.CreatedTo ({to:O}) must not be before CreatedFrom ({from:O}).");
         }
     }
 }
