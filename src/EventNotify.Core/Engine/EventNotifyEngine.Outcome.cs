@@ -19,7 +19,24 @@ internal sealed partial class EventNotifyEngine
     /// <summary>The jitter source for retry delays; tests replace it to make backoff exact.</summary>
     internal Func<double>? Randomizer { get; set; }
 
-    internal void InFlightDone(string deliveryId) => _inFlight.TryRemove(deliveryId, out _);
+    internal void InFlightDone(string deliveryId)
+    {
+        _inFlight.TryRemove(deliveryId, out _);
+        if (Volatile.Read(ref _claimedWhileInFlightCount) > 0 && _claimedWhileInFlight.TryRemove(deliveryId, out _))
+        {
+            // A claim leased this delivery while this copy was still in flight, and left it to this copy. If this copy's
+            // outcome was stored before that lease, the lease would hold a retry back a whole LeaseDuration: the
+            // scheduler gives it back (harmless when the outcome came after the lease, which it then cleared).
+            Interlocked.Decrement(ref _claimedWhileInFlightCount);
+            _releaseLater.Enqueue(deliveryId);
+            SignalDue(DateTimeOffset.MinValue);
+        }
+    }
+
+    // Deliveries a claim found in flight (see ScheduleLoopAsync), and those to give back once their copy is done.
+    private readonly ConcurrentDictionary<string, byte> _claimedWhileInFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _releaseLater = new();
+    private int _claimedWhileInFlightCount;
 
     /// <summary>
     /// Non-zero while the scheduler claims due deliveries and takes them into "in flight". Outcomes stored meanwhile

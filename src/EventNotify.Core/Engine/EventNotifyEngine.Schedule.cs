@@ -87,6 +87,18 @@ internal sealed partial class EventNotifyEngine
 
             try
             {
+                // Leases written by claims that found the delivery in flight, whose copy has finished since.
+                if (!_releaseLater.IsEmpty)
+                {
+                    var later = new List<string>();
+                    while (_releaseLater.TryDequeue(out var id))
+                    {
+                        later.Add(id);
+                    }
+
+                    await _store.ReleaseAsync(later, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 var now = _time.GetUtcNow();
                 _storedDuringClaim.Clear();
                 Volatile.Write(ref _claiming, 1);
@@ -106,6 +118,19 @@ internal sealed partial class EventNotifyEngine
                         var id = item.Delivery.Id;
                         if (!_inFlight.TryAdd(id, 0))
                         {
+                            // Left to the copy in flight, which may already have stored its outcome (its store write
+                            // and this claim can complete together): when that copy is done, the lease this claim
+                            // wrote is given back (InFlightDone). If it is done already, give it back now.
+                            if (_claimedWhileInFlight.TryAdd(id, 0))
+                            {
+                                Interlocked.Increment(ref _claimedWhileInFlightCount);
+                                if (!_inFlight.ContainsKey(id) && _claimedWhileInFlight.TryRemove(id, out _))
+                                {
+                                    Interlocked.Decrement(ref _claimedWhileInFlightCount);
+                                    (stale ??= []).Add(id);
+                                }
+                            }
+
                             continue;
                         }
 

@@ -438,4 +438,59 @@ public sealed class StoreFailureTests
         notifier.Calls.Select(c => c.Event.Id).Should().BeEquivalentTo(["evt_m1", "evt_m2"]);
         (await store.GetUnroutedEventsAsync(null, 10)).Should().BeEmpty();
     }
+
+    /// <summary>
+    /// A store whose outcome write, for a retry, completes only after the scheduler has claimed (and leased) that
+    /// retry: the order a durable store's group commit can produce, with the worker's continuation resumed last.
+    /// </summary>
+    private sealed class SlowOutcomeStore : DelegatingEventStore
+    {
+        private readonly TaskCompletionSource _retryClaimed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async ValueTask RecordAttemptAsync(DeliveryAttempt attempt, DeliveryUpdate update, CancellationToken cancellationToken = default)
+        {
+            await Inner.RecordAttemptAsync(attempt, update, cancellationToken);
+            if (update.Status == DeliveryStatus.Pending)
+            {
+                await _retryClaimed.Task.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+                await Task.Delay(200, CancellationToken.None); // and the scheduler has looked at the claim by then
+            }
+        }
+
+        public override async ValueTask<IReadOnlyList<DueDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken = default)
+        {
+            var claimed = await Inner.ClaimDueDeliveriesAsync(now, leaseUntil, max, cancellationToken);
+            if (claimed.Any(c => c.Delivery.Attempts == 1))
+            {
+                _retryClaimed.TrySetResult();
+            }
+
+            return claimed;
+        }
+    }
+
+    // From a concurrency trial (SQLite, about half the runs): the scheduler claimed a retry whose outcome was stored but
+    // whose worker had not yet let go of it; the claim found it "in flight", left it to that copy, and its lease held
+    // the retry back for the whole LeaseDuration (5 minutes) instead of the retry delay.
+    [Fact]
+    public async Task RetryClaimedWhileItsWorkerFinishes_IsSentAtItsRetryTimeNotAfterTheLease()
+    {
+        var store = new SlowOutcomeStore();
+        var attempts = 0;
+        var notifier = new RecordingNotifier
+        {
+            Behaviour = (_, _) => ValueTask.FromResult(Interlocked.Increment(ref attempts) == 1 ? DeliveryResult.Transient("503") : DeliveryResult.Success()),
+        };
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier).UseStore(_ => store), o =>
+        {
+            o.Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1), JitterFactor = 0 };
+            o.PollInterval = TimeSpan.FromMilliseconds(50);
+        });
+        await host.SubscribeAsync("test", "*");
+
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, TimeSpan.FromSeconds(20));
+        notifier.Calls.Should().HaveCount(2);
+    }
 }
