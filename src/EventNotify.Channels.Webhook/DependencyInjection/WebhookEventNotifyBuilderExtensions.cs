@@ -10,7 +10,8 @@ public static class WebhookEventNotifyBuilderExtensions
 {
     /// <summary>
     /// Adds the <c>webhook</c> channel: signed HTTP POST deliveries (Standard Webhooks), the SSRF guard, endpoint
-    /// health, and validation of webhook subscriptions (URL and secrets) when they are registered. Unless configured
+    /// health, validation of webhook subscriptions (URL and secrets) when they are registered, and of explicit webhook
+    /// recipients (URL, and no recipient while <see cref="WebhookOptions.RequireSignature"/>) when an event is published. Unless configured
     /// otherwise, the channel retries on <see cref="RetryOptions.WebhookDefault"/> and its attempt timeout is
     /// <see cref="WebhookOptions.Timeout"/> plus two seconds (up to one second waiting for a free slot at a busy endpoint,
     /// see <see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/>, and one to spare, so the channel's own timeout, which also counts towards
@@ -45,6 +46,7 @@ public static class WebhookEventNotifyBuilderExtensions
         services.AddMetrics();
         services.TryAddSingleton<EventNotify.Webhooks.Diagnostics.WebhookMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISubscriptionValidator, WebhookSubscriptionValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRecipientValidator, WebhookRecipientValidator>());
 
         services.AddHttpClient(WebhookNotifier.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler

@@ -136,6 +136,16 @@ internal sealed partial class EventNotifyEngine
                     $"NotificationEvent.Recipients[{i}].Channel '{e.Recipients[i].Channel}' has no registered notifier (registered: {_channelList}).",
                     nameof(NotificationEvent.Recipients));
             }
+
+            foreach (var validator in _recipientValidators)
+            {
+                if (validator.Check(e.Recipients[i]) is { } refusal)
+                {
+                    throw new EventValidationException(
+                        $"NotificationEvent.Recipients[{i}].Address is refused for the '{e.Recipients[i].Channel}' channel: {refusal} Nothing of the event was accepted.",
+                        nameof(NotificationEvent.Recipients));
+                }
+            }
         }
 
         // One copy of the event for everything publishing fills in (data the caller still holds, source, time,

@@ -39,6 +39,7 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
     private readonly CancellationTokenSource _abort = new();
     private readonly string _channelList;
     private readonly IDeliveryObserver[] _observers;
+    private readonly IRecipientValidator[] _recipientValidators;
 
     /// <summary>
     /// Whether publishing routes the event and stores it with its deliveries in one write. Only for a store that
@@ -70,9 +71,11 @@ internal sealed partial class EventNotifyEngine : IEventPublisher, IHostedServic
         EventNotifyMetrics metrics,
         IEnumerable<IDeliveryObserver>? observers = null,
         TimeProvider? timeProvider = null,
-        ILogger<EventNotifyEngine>? logger = null)
+        ILogger<EventNotifyEngine>? logger = null,
+        IEnumerable<IRecipientValidator>? recipientValidators = null)
     {
         _observers = observers?.ToArray() ?? [];
+        _recipientValidators = recipientValidators?.ToArray() ?? [];
         _options = options.Value;
         _store = store;
         _memoryStore = store as InMemoryEventStore;

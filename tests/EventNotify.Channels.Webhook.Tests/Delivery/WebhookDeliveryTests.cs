@@ -505,12 +505,40 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
-    public async Task Publish_ExplicitRecipientWhileSignatureRequired_PermanentWithoutConnecting()
+    public async Task Publish_ExplicitRecipientWhileSignatureRequired_RefusedAtPublish()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var host = await TestWebhooks.StartAsync();
+        var e = TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", receiver.Url)] };
 
-        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", receiver.Url)] });
+        var act = () => host.Publisher.PublishAsync(e).AsTask();
+
+        var thrown = (await act.Should().ThrowAsync<EventValidationException>()).Which;
+        thrown.Message.Should().Contain("Recipients[0].Address").And.Contain("RequireSignature");
+        (await host.Store.GetEventAsync(e.Id)).Should().BeNull();
+        receiver.Requests.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Send_StoredRecipientDeliveryWhileSignatureRequired_PermanentWithoutConnecting()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync();
+        var e = TestWebhooks.OrderPaid() with { Source = "urn:test", Time = DateTimeOffset.UtcNow };
+        var now = DateTimeOffset.UtcNow;
+
+        // A recipient delivery already in the store (made before the publish-time check, or by another version).
+        await host.Store.AppendRoutedAsync(e, [new EventNotify.Delivery
+        {
+            Id = EventNotify.Delivery.CreateId(e.Id, "r:webhook:" + receiver.Url),
+            EventId = e.Id,
+            EventType = e.Type,
+            Channel = "webhook",
+            Address = receiver.Url,
+            Status = DeliveryStatus.Pending,
+            CreatedAt = now,
+            NextAttemptAt = now,
+        }]);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
         var attempt = host.Outcomes.Attempts.Single();

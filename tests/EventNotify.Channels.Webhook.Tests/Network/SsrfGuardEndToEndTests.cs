@@ -108,13 +108,41 @@ public sealed class SsrfGuardEndToEndTests
         added.Channel.Should().Be("push");
     }
 
+    [Theory]
+    [MemberData(nameof(W5Urls))]
+    public async Task Publish_NonPublicRecipient_RefusedNamingRecipientAndNothingStored(string url)
+    {
+        await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
+        var e = TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", "https://hooks.example.com/a"), new Recipient("webhook", url)] };
+
+        var act = () => host.Publisher.PublishAsync(e).AsTask();
+
+        var thrown = (await act.Should().ThrowAsync<EventValidationException>()).Which;
+        thrown.ParamName.Should().Be(nameof(NotificationEvent.Recipients));
+        thrown.Message.Should().Contain("Recipients[1].Address").And.Contain("webhook");
+        (await host.Store.GetEventAsync(e.Id)).Should().BeNull();
+    }
+
     [Fact]
-    public async Task Send_NonPublicAddresses_PermanentFailureWithoutConnecting()
+    public async Task Publish_LocalhostRecipientWhenPrivateNetworksAllowed_Accepted()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var host = await StartGuardedAsync(w => { w.RequireSignature = false; w.AllowPrivateNetworks = true; });
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", receiver.Url)] });
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        receiver.Requests.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task Send_StoredDeliveriesToNonPublicAddresses_PermanentFailureWithoutConnecting()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         var port = receiver.Port.ToString(CultureInfo.InvariantCulture);
         // The W5 literals, plus the same tricks aimed at the port a live receiver listens on: if the guard let any
-        // through, the receiver would see a request.
+        // through, the receiver would see a request. Publishing refuses these now, so they are put in the store as a
+        // delivery made before the rule (or by another version) would be, and the send-time check must still hold.
         string[] urls =
         [
             .. W5,
@@ -126,9 +154,9 @@ public sealed class SsrfGuardEndToEndTests
             $"http://[::ffff:127.0.0.1]:{port}/hook",
             $"http://localhost:{port}/hook",
         ];
-        await using var host = await StartGuardedAsync();
+        await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
 
-        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = urls.Select(u => new Recipient("webhook", u)).ToArray() });
+        await StoreDueDeliveriesAsync(host, urls);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, urls.Length, Wait);
         host.Outcomes.Attempts.Should().HaveCount(urls.Length).And.AllSatisfy(a =>
@@ -140,16 +168,35 @@ public sealed class SsrfGuardEndToEndTests
     }
 
     [Fact]
-    public async Task Send_NonPublicAddress_CountedAsSsrfRefusal()
+    public async Task Send_StoredDeliveryToNonPublicAddress_CountedAsSsrfRefusal()
     {
-        await using var host = await StartGuardedAsync();
+        await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
         using var refusals = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.RefusalsName);
 
-        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", "http://10.0.0.5/")] });
+        await StoreDueDeliveriesAsync(host, ["http://10.0.0.5/"]);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
         refusals.GetMeasurementSnapshot().Should().ContainSingle()
             .Which.Tags.Should().Contain(new KeyValuePair<string, object?>("reason", "ssrf"));
+    }
+
+    /// <summary>Stores an event with one due, unleased webhook delivery per URL, as the scheduler finds them on its next poll.</summary>
+    private static async Task StoreDueDeliveriesAsync(EngineHost host, string[] urls)
+    {
+        var e = TestWebhooks.OrderPaid() with { Source = "urn:test", Time = DateTimeOffset.UtcNow };
+        var now = DateTimeOffset.UtcNow;
+        var deliveries = urls.Select(u => new EventNotify.Delivery
+        {
+            Id = EventNotify.Delivery.CreateId(e.Id, "r:webhook:" + u),
+            EventId = e.Id,
+            EventType = e.Type,
+            Channel = "webhook",
+            Address = u,
+            Status = DeliveryStatus.Pending,
+            CreatedAt = now,
+            NextAttemptAt = now,
+        }).ToArray();
+        (await host.Store.AppendRoutedAsync(e, deliveries)).Should().BeTrue();
     }
 
     [Fact]

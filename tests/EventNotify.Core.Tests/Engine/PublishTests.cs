@@ -90,6 +90,48 @@ public sealed class PublishTests
     }
 
     [Fact]
+    public async Task PublishAsync_RecipientRefusedByValidator_ThrowsNamingRecipientAndStoresNothing()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b =>
+        {
+            b.AddNotifier(notifier);
+            b.Services.AddSingleton<IRecipientValidator>(new DigitsOnlyValidator());
+        });
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = [new Recipient("test", "123"), new Recipient("test", "12a")] };
+
+        var act = async () => await host.Publisher.PublishAsync(e);
+
+        var thrown = (await act.Should().ThrowAsync<EventValidationException>()).Which;
+        thrown.ParamName.Should().Be(nameof(NotificationEvent.Recipients));
+        thrown.Message.Should().Contain("Recipients[1].Address").And.Contain("'test' channel").And.Contain("digits only");
+        (await host.Store.GetEventAsync(e.Id)).Should().BeNull();
+        notifier.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task PublishManyAsync_RecipientRefusedByValidator_NothingOfTheBatchAccepted()
+    {
+        await using var host = await EngineHost.StartAsync(b =>
+        {
+            b.AddNotifier(new RecordingNotifier());
+            b.Services.AddSingleton<IRecipientValidator>(new DigitsOnlyValidator());
+        });
+        var good = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = [new Recipient("test", "123")] };
+        var bad = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = [new Recipient("test", "abc")] };
+
+        var act = async () => await host.Publisher.PublishManyAsync([good, bad]);
+
+        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("Recipients[0].Address");
+        (await host.Store.GetEventAsync(good.Id)).Should().BeNull();
+    }
+
+    private sealed class DigitsOnlyValidator : IRecipientValidator
+    {
+        public string? Check(Recipient recipient) => recipient.Address.All(char.IsAsciiDigit) ? null : "the address must be digits only.";
+    }
+
+    [Fact]
     public async Task PublishAsync_ExplicitRecipient_DeliveredWithoutSubscription()
     {
         var notifier = new RecordingNotifier();
