@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -56,11 +57,100 @@ public sealed record Delivery
     [ThreadStatic]
     private static IncrementalHash? t_sha256;
 
-    /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to subscription <paramref name="subscriptionId"/>.</summary>
+    /// <summary>
+    /// Each subscription id's 16-character tag (see <see cref="ForSubscription"/>), kept as long as the id string is
+    /// alive: the subscription stores hand out the same instances, so routing hashes a subscription id once, not once
+    /// per event.
+    /// </summary>
+    private static readonly ConditionalWeakTable<string, string> s_subscriptionTags = new();
+
+    private static readonly System.Buffers.SearchValues<char> s_lowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
+    /// <summary>
+    /// Returns the stable id of the delivery of <paramref name="eventId"/> to subscription <paramref name="subscriptionId"/>.
+    /// For an event id made by <see cref="NotificationEvent.NewId"/> (the default) it is <c>dlv_</c>, the event's
+    /// 128-bit UUID in 26 base32 characters, then 16 base32 characters of a SHA-256 hash of the subscription id,
+    /// computed once per subscription: no hashing per event, distinct events never share an id, and ids sort by the
+    /// event's creation time. For any other event id it is the 30-character form of <see cref="CreateId(string, string)"/>.
+    /// </summary>
     public static string ForSubscription(string eventId, string subscriptionId)
     {
+        ArgumentNullException.ThrowIfNull(eventId);
         ArgumentNullException.ThrowIfNull(subscriptionId);
-        return CreateId(eventId, "s:", subscriptionId);
+        if (!TryReadGeneratedEventId(eventId, out var uuid))
+        {
+            return CreateId(eventId, "s:", subscriptionId);
+        }
+
+        if (!s_subscriptionTags.TryGetValue(subscriptionId, out var tag))
+        {
+            tag = s_subscriptionTags.GetValue(subscriptionId, static id => SubscriptionTag(id));
+        }
+
+        return string.Create(46, (uuid, tag), static (chars, state) =>
+        {
+            "dlv_".CopyTo(chars);
+            Span<byte> bytes = stackalloc byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, state.uuid);
+            WriteBase32(bytes, chars.Slice(4, 26));
+            state.tag.CopyTo(chars[30..]);
+        });
+    }
+
+    /// <summary>
+    /// The UUID of an id made by <see cref="NotificationEvent.NewId"/>: <c>evt_</c> + 32 lowercase hex digits of a
+    /// version 7 UUID. Only that exact spelling is read (not upper case), so two different event ids never give the
+    /// same UUID.
+    /// </summary>
+    private static bool TryReadGeneratedEventId(string eventId, out UInt128 uuid)
+    {
+        uuid = default;
+        if (eventId.Length != 36 || !eventId.StartsWith("evt_", StringComparison.Ordinal) || eventId[16] != '7')
+        {
+            return false;
+        }
+
+        var hex = eventId.AsSpan(4);
+        if (hex.ContainsAnyExcept(s_lowerHex))
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        Convert.FromHexString(hex, bytes, out _, out _);
+        uuid = System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        return true;
+    }
+
+    /// <summary>16 base32 characters of the first 80 bits of SHA-256("s:" + subscription id).</summary>
+    private static string SubscriptionTag(string subscriptionId)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes("s:" + subscriptionId));
+        return string.Create(16, hash, static (chars, h) => WriteBase32(h.AsSpan(0, 10), chars));
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> as base32 (Crockford's alphabet, lowercase) into all of <paramref name="chars"/>, padding the last digit with zero bits.</summary>
+    private static void WriteBase32(ReadOnlySpan<byte> bytes, Span<char> chars)
+    {
+        const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+        var bits = 0;
+        var acc = 0;
+        var j = 0;
+        foreach (var b in bytes)
+        {
+            acc = (acc << 8) | b;
+            bits += 8;
+            while (bits >= 5)
+            {
+                chars[j++] = Alphabet[(acc >> (bits - 5)) & 31];
+                bits -= 5;
+            }
+        }
+
+        if (bits > 0)
+        {
+            chars[j] = Alphabet[(acc << (5 - bits)) & 31];
+        }
     }
 
     /// <summary>Returns the stable id of the delivery of <paramref name="eventId"/> to an explicit recipient.</summary>
@@ -132,26 +222,10 @@ public sealed record Delivery
 
         return string.Create(30, first16, static (chars, value) =>
         {
-            const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+            "dlv_".CopyTo(chars);
             Span<byte> bytes = stackalloc byte[16];
             System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, value);
-            "dlv_".CopyTo(chars);
-            // 16 bytes = 128 bits; 26 base32 digits carry 130 bits.
-            var bits = 0;
-            var acc = 0;
-            var j = 4;
-            foreach (var b in bytes)
-            {
-                acc = (acc << 8) | b;
-                bits += 8;
-                while (bits >= 5)
-                {
-                    chars[j++] = Alphabet[(acc >> (bits - 5)) & 31];
-                    bits -= 5;
-                }
-            }
-
-            chars[j] = Alphabet[(acc << (5 - bits)) & 31];
+            WriteBase32(bytes, chars[4..]); // 16 bytes = 128 bits; 26 base32 digits carry 130 bits.
         });
     }
 }

@@ -28,7 +28,7 @@ public sealed class DeliveryIdTests
     }
 
     [Fact]
-    public void CreateId_GeneratedEventIds_SortByCreationTimeAndStayStable()
+    public void ForSubscription_GeneratedEventIds_SortByCreationTimeAndStayStable()
     {
         // Version 7 GUIDs at known times, one millisecond apart and a day apart, out of order.
         var t0 = new DateTimeOffset(2026, 12, 3, 20, 0, 0, TimeSpan.Zero);
@@ -37,10 +37,44 @@ public sealed class DeliveryIdTests
 
         var ids = events.Select(e => Delivery.ForSubscription(e, "sub_1")).ToArray();
 
-        ids.Should().OnlyContain(id => System.Text.RegularExpressions.Regex.IsMatch(id, "^dlv_[0-9a-hjkmnp-tv-z]{26}$"));
+        ids.Should().OnlyContain(id => System.Text.RegularExpressions.Regex.IsMatch(id, "^dlv_[0-9a-hjkmnp-tv-z]{42}$"));
         ids.Order(StringComparer.Ordinal).Should().Equal(ids[1], ids[2], ids[3], ids[0]);
-        ids.Should().Equal(events.Select(e => Delivery.ForSubscription(e, "sub_1")), "an id is a function of the event and target only");
-        Delivery.ForSubscription(events[1], "sub_2").Should().NotBe(ids[1]).And.StartWith(ids[1][..13], "same event time, other target: same time prefix, other hash");
+        ids.Should().Equal(events.Select(e => Delivery.ForSubscription(e, new string("sub_1".AsSpan()))), "an id is a function of the event and subscription only, not of the string instance");
+        Delivery.ForSubscription(events[1], "sub_2").Should().NotBe(ids[1]).And.StartWith(ids[1][..30], "same event, other subscription: same event part, other tag");
+    }
+
+    [Fact]
+    public void ForSubscription_GeneratedEventId_CarriesTheEventUuidWhole()
+    {
+        var uuid = Guid.CreateVersion7(new DateTimeOffset(2026, 12, 4, 17, 0, 0, TimeSpan.Zero));
+        var a = "evt_" + uuid.ToString("N");
+        // The same UUID but for its last bit: a hash of part of the id would miss it, the whole UUID cannot.
+        var b = a[..^1] + (a[^1] == '0' ? '1' : '0');
+
+        Delivery.ForSubscription(a, "sub_1").Should().NotBe(Delivery.ForSubscription(b, "sub_1"));
+        Delivery.ForSubscription(a, "sub_1")[30..].Should().Be(Delivery.ForSubscription(b, "sub_1")[30..], "the subscription's tag does not depend on the event");
+    }
+
+    [Fact]
+    public void ForSubscription_UpperCaseLookAlikeOfGeneratedId_NotReadAsTheSameUuid()
+    {
+        var lower = "evt_" + Guid.CreateVersion7().ToString("N");
+        var upper = "evt_" + lower[4..].ToUpperInvariant();
+
+        // Both ids are valid and different events; reading both as one UUID would give them one delivery id.
+        Delivery.ForSubscription(upper, "sub_1").Should().NotBe(Delivery.ForSubscription(lower, "sub_1"));
+        Delivery.ForSubscription(upper, "sub_1").Should().HaveLength(30, "an id not spelled as NewId spells it is hashed whole");
+    }
+
+    [Fact]
+    public void ForSubscription_ManyEventsAndSubscriptions_AllIdsDistinct()
+    {
+        var events = Enumerable.Range(0, 2000).Select(_ => NotificationEvent.NewId()).ToArray();
+        var subscriptions = Enumerable.Range(0, 50).Select(i => $"sub_{i}").ToArray();
+
+        var ids = events.SelectMany(e => subscriptions.Select(s => Delivery.ForSubscription(e, s))).ToArray();
+
+        ids.Should().OnlyHaveUniqueItems().And.HaveCount(100_000);
     }
 
     [Fact]
