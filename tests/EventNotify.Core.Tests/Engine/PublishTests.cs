@@ -126,6 +126,28 @@ public sealed class PublishTests
         (await host.Store.GetEventAsync(good.Id)).Should().BeNull();
     }
 
+    [Fact]
+    public async Task PublishAsync_RecipientAlsoReachedBySubscription_DeliveredOnceUnderTheSubscription()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        var subscription = await host.SubscribeAsync("test", "order.*");
+        var e = NotificationEvent.FromJson("order.paid", "{}") with
+        {
+            Recipients = [new Recipient("test", subscription.Address), new Recipient("test", "someone-else")],
+        };
+
+        await host.Publisher.PublishAsync(e);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
+
+        notifier.Calls.Select(c => (c.Address, c.Subscription?.Id)).Should().BeEquivalentTo(new[]
+        {
+            (subscription.Address, (string?)subscription.Id),
+            ("someone-else", (string?)null),
+        });
+        (await host.Store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(2);
+    }
+
     private sealed class DigitsOnlyValidator : IRecipientValidator
     {
         public string? Check(Recipient recipient) => recipient.Address.All(char.IsAsciiDigit) ? null : "the address must be digits only.";
