@@ -37,12 +37,12 @@ internal sealed class EndpointGuard
         if (!address.Contains("://", StringComparison.Ordinal))
         {
             uri = null;
-            return $"'{Truncate(address)}' is not an absolute http(s) URL.";
+            return $"'{Redact(address)}' is not an absolute http(s) URL.";
         }
 
         if (!Uri.TryCreate(address, UriKind.Absolute, out uri))
         {
-            return $"'{Truncate(address)}' is not an absolute URL.";
+            return $"'{Redact(address)}' is not an absolute URL.";
         }
 
         if (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
@@ -370,6 +370,32 @@ internal sealed class EndpointGuard
     }
 
     private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "...";
+
+    /// <summary>
+    /// An address that could not be parsed, as a refusal may repeat it: without its user information (before an
+    /// <c>@</c> in the authority) and its query or fragment, where credentials and tokens travel, and at most 100
+    /// characters. Messages end up in host logs.
+    /// </summary>
+    internal static string Redact(string address)
+    {
+        var value = address;
+        var tail = value.IndexOfAny(['?', '#']);
+        if (tail >= 0)
+        {
+            value = string.Concat(value.AsSpan(0, tail), value[tail] == '?' ? "?..." : "#...");
+        }
+
+        var scheme = value.IndexOf("://", StringComparison.Ordinal);
+        var start = scheme >= 0 ? scheme + 3 : 0;
+        var end = value.IndexOfAny(['/', '\\'], start);
+        var at = value.AsSpan(start, (end < 0 ? value.Length : end) - start).LastIndexOf('@');
+        if (at >= 0)
+        {
+            value = string.Concat(value.AsSpan(0, start), "...@", value.AsSpan(start + at + 1));
+        }
+
+        return Truncate(value);
+    }
 }
 
 /// <summary>The SSRF guard refused to connect to a webhook endpoint's address. The message names the address and the rule.</summary>

@@ -105,6 +105,14 @@ internal sealed class DeliveryWorker
                     return;
                 }
 
+                if (!string.Equals(subscription.Channel, d.Channel, StringComparison.Ordinal))
+                {
+                    // Moved to another channel: its address is now for that channel (a URL sent to an SMS provider, a
+                    // phone number to a webhook client), and this channel's delivery has no one left to go to.
+                    await _engine.CancelDeliveryAsync(d, $"The subscription moved from the '{d.Channel}' channel to '{subscription.Channel}' after the delivery was created.").ConfigureAwait(false);
+                    return;
+                }
+
                 address = subscription.Address;
             }
 

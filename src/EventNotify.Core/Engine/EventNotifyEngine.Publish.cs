@@ -127,8 +127,13 @@ internal sealed partial class EventNotifyEngine
 
     private NotificationEvent Prepare(NotificationEvent e)
     {
-        EventRules.ValidateEvent(e, _options.MaxDataBytes);
-        for (var i = 0; i < e.Recipients.Count; i++)
+        if (e is not null)
+        {
+            e = Own(e);
+        }
+
+        EventRules.ValidateEvent(e!, _options.MaxDataBytes);
+        for (var i = 0; i < e!.Recipients.Count; i++)
         {
             if (!_pools.ContainsKey(e.Recipients[i].Channel))
             {
@@ -148,31 +153,46 @@ internal sealed partial class EventNotifyEngine
             }
         }
 
-        // One copy of the event for everything publishing fills in (data the caller still holds, source, time,
-        // trace context), not one per concern.
-        var ownsData = e.OwnsData;
-        var needsTrace = Activity.Current is { } current && !e.Extensions.ContainsKey("traceparent");
-        if (e.Source is null || e.Time == default || needsTrace || !ownsData)
-        {
-            var extensions = e.Extensions;
-            if (needsTrace)
-            {
-                var copy = new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal) { ["traceparent"] = Activity.Current!.Id! };
-                extensions = copy;
-            }
+        return e;
+    }
 
-            var owned = ownsData ? null : e.Data.ToArray();
-            e = e with
-            {
-                Source = e.Source ?? _options.Source,
-                Time = e.Time == default ? _time.GetUtcNow() : e.Time,
-                Extensions = extensions,
-                Data = owned ?? e.Data,
-                OwnedData = owned ?? e.OwnedData,
-            };
+    /// <summary>
+    /// The event as it is validated, stored and delivered: the caller's buffer, recipient list and extension dictionary
+    /// copied (so changing them during or after the publish changes nothing, even in the in-memory store, which keeps
+    /// this object), and the source, time and trace context publishing fills in. One copy of the event for all of it.
+    /// Whatever is null or over a limit is left as it is, for validation to refuse.
+    /// </summary>
+    private NotificationEvent Own(NotificationEvent e)
+    {
+        var copyData = !e.OwnsData && e.Data.Length <= _options.MaxDataBytes;
+        var copyRecipients = e.Recipients is { Count: > 0 };
+        var traceparent = Activity.Current is { } current && e.Extensions is { } extensions && !extensions.ContainsKey("traceparent") ? current.Id : null;
+        var copyExtensions = e.Extensions is { Count: > 0 } || traceparent is not null;
+        if (!copyData && !copyRecipients && !copyExtensions && e.Source is not null && e.Time != default)
+        {
+            return e;
         }
 
-        return e;
+        var owned = copyData ? e.Data.ToArray() : null;
+        Dictionary<string, string>? ownExtensions = null;
+        if (copyExtensions)
+        {
+            ownExtensions = new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal);
+            if (traceparent is not null)
+            {
+                ownExtensions["traceparent"] = traceparent;
+            }
+        }
+
+        return e with
+        {
+            Source = e.Source ?? _options.Source,
+            Time = e.Time == default ? _time.GetUtcNow() : e.Time,
+            Extensions = ownExtensions ?? e.Extensions,
+            Recipients = copyRecipients ? e.Recipients.ToArray() : e.Recipients,
+            Data = owned ?? e.Data,
+            OwnedData = owned ?? e.OwnedData,
+        };
     }
 
     private async ValueTask WaitForRoomAsync(int count, CancellationToken cancellationToken)

@@ -108,6 +108,26 @@ public sealed class SsrfGuardEndToEndTests
         added.Channel.Should().Be("push");
     }
 
+    // Found by a tenant/security trial: an unparseable URL was repeated whole, password and token included.
+    [Theory]
+    [InlineData("http://admin:hunter2@exa mple.com/?token=SEKRIT", "'http://...@exa mple.com/?...'")]
+    [InlineData("http://admin:hunter2@[::1/?token=SEKRIT", "'http://...@[::1/?...'")]
+    [InlineData("admin:hunter2@hooks.example.com/path#SEKRIT", "'...@hooks.example.com/path#...'")]
+    public async Task Refusals_UnparseableUrlWithCredentials_RepeatedWithoutThem(string url, string shown)
+    {
+        await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
+
+        var subscribe = () => host.Subscriptions.AddAsync(new Subscription { EventTypes = ["order.*"], Channel = "webhook", Address = url }).AsTask();
+        var publish = () => host.Publisher.PublishAsync(TestWebhooks.OrderPaid() with { Recipients = [new Recipient("webhook", url)] }).AsTask();
+
+        var refusedSubscription = (await subscribe.Should().ThrowAsync<SubscriptionValidationException>()).Which.Message;
+        var refusedPublish = (await publish.Should().ThrowAsync<EventValidationException>()).Which.Message;
+        foreach (var message in new[] { refusedSubscription, refusedPublish })
+        {
+            message.Should().Contain(shown).And.NotContain("hunter2").And.NotContain("SEKRIT");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(W5Urls))]
     public async Task Publish_NonPublicRecipient_RefusedNamingRecipientAndNothingStored(string url)

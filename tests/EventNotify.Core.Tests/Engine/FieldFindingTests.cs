@@ -284,6 +284,55 @@ public sealed class FieldFindingTests
         notifier.Calls.Should().ContainSingle("the retry is not sent to a subscription the event is no longer for");
     }
 
+    // Found by a tenant/security trial: the SMS channel was sent the webhook URL the subscription moved to.
+    [Fact]
+    public async Task Retry_SubscriptionMovedToAnotherChannel_CancelledNotSentToTheOldChannel()
+    {
+        var time = new FakeTimeProvider(Start);
+        var sms = new RecordingNotifier("sms") { Behaviour = (_, _) => ValueTask.FromResult(DeliveryResult.Transient("throttled")) };
+        var push = new RecordingNotifier("push");
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(sms).AddNotifier(push), o =>
+        {
+            o.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMinutes(1)], JitterFactor = 0 };
+            o.PollInterval = TimeSpan.FromMinutes(10);
+        }, time);
+        var sub = await host.Subscriptions.AddAsync(new Subscription { EventTypes = ["order.*"], Channel = "sms", Address = "+15550002" });
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}"));
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1);
+
+        await host.Subscriptions.UpdateAsync(sub with { Channel = "push", Address = "device-token-1" });
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Cancelled, 1);
+        host.Outcomes.Latest.Single().LastError.Should().Contain("moved from the 'sms' channel to 'push'");
+        sms.Calls.Should().ContainSingle().Which.Address.Should().Be("+15550002");
+        push.Calls.Should().BeEmpty("the pending delivery was the sms channel's; new events reach the push channel");
+    }
+
+    // Found by a tenant/security trial: the in-memory store kept the caller's list, so a recipient changed after the
+    // publish (before start, when the recovery pass routes it) was sent although the validator never saw it.
+    [Fact]
+    public async Task PublishAsync_RecipientListAndExtensionsChangedAfterPublish_DeliveredAsPublished()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        var recipients = new List<Recipient> { new("test", "checked-address") };
+        var extensions = new Dictionary<string, string> { ["origin"] = "checkout" };
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = recipients, Extensions = extensions };
+
+        await host.Publisher.PublishAsync(e);
+        recipients[0] = new Recipient("test", "never-checked");
+        recipients.Add(new Recipient("test", "added-later"));
+        extensions["data"] = "reserved name, refused at publish";
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1);
+        var stored = await host.Store.GetEventAsync(e.Id);
+        stored!.Recipients.Should().Equal(new Recipient("test", "checked-address"));
+        // (A traceparent may be there too: a test running beside this one can be listening to the engine's spans.)
+        stored.Extensions.Should().Contain("origin", "checkout").And.NotContainKey("data");
+        notifier.Calls.Should().ContainSingle().Which.Address.Should().Be("checked-address");
+    }
+
     [Fact]
     public async Task PublishAsync_AlreadyCancelledToken_ThrowsAndStoresNothing()
     {
