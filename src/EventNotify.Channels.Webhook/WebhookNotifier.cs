@@ -178,7 +178,7 @@ internal sealed class WebhookNotifier : INotifier
         {
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
-                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port): not attempted.",
+                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port) and {_slots.MaxWaiters} more waiting for them: not attempted.",
                 EndpointSlots.BusyDelay);
         }
 

@@ -9,7 +9,10 @@ namespace EventNotify.Webhooks;
 /// <see cref="SlotWait"/> for a slot (a fast endpoint frees one within milliseconds, so a busy but healthy endpoint
 /// keeps all its capacity); if none frees up in that time the endpoint is marked saturated, and until one of its
 /// attempts finishes, further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
-/// All waiting is on the <see cref="TimeProvider"/>.
+/// At most <see cref="MaxWaiters"/> workers wait for one endpoint's slots; a delivery that finds the endpoint at its
+/// cap with that many already waiting is deferred at once too. Without that bound a receiver slower than the channel's
+/// rate but never a second late (never saturated) ended up with every worker, in flight or waiting, and deliveries to
+/// everyone else queued behind it. All waiting is on the <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class EndpointSlots(int limit, TimeProvider time)
 {
@@ -25,6 +28,13 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
 
     /// <summary>The most attempts in flight to one endpoint (host and port).</summary>
     public int Limit { get; } = limit;
+
+    /// <summary>
+    /// The most workers waiting for a slot of one endpoint: a quarter of <see cref="Limit"/>, at least 1. Enough to take
+    /// a slot the moment one frees up, so a busy host keeps its share; few enough that one host holds at most
+    /// <see cref="Limit"/> + this many workers (10 of the default 16).
+    /// </summary>
+    public int MaxWaiters { get; } = Math.Max(1, limit / 4);
 
     /// <summary>Attempts in flight to <paramref name="endpoint"/> now (for tests and diagnostics).</summary>
     public int InFlight(string endpoint) => _gates.TryGetValue(endpoint, out var gate) ? Limit - gate.Semaphore.CurrentCount : 0;
@@ -47,6 +57,24 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             return null;
         }
 
+        if (Interlocked.Increment(ref gate.Waiters) > MaxWaiters)
+        {
+            Interlocked.Decrement(ref gate.Waiters);
+            return null; // enough workers already wait for this endpoint: this one goes on with other deliveries
+        }
+
+        try
+        {
+            return await WaitForSlotAsync(gate, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref gate.Waiters);
+        }
+    }
+
+    private async ValueTask<Gate?> WaitForSlotAsync(Gate gate, CancellationToken cancellationToken)
+    {
         using var wait = new CancellationTokenSource(SlotWait, time);
         using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
         try
@@ -103,5 +131,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         public readonly SemaphoreSlim Semaphore = new(limit, limit);
 
         public bool Saturated;
+
+        public int Waiters;
     }
 }

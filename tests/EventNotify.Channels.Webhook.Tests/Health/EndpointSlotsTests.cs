@@ -56,6 +56,36 @@ public sealed class EndpointSlotsTests
     }
 
     [Fact]
+    public async Task EnterAsync_AtLimitWithMaxWaitersWaiting_DefersAtOnceWithoutSaturating()
+    {
+        // Found by a soak trial: a receiver answering in 100-600 ms is never a second late, so it never counted as
+        // saturated, and every worker ended up waiting for its slots while other receivers' deliveries queued.
+        var slots = new EndpointSlots(8, _time);
+        slots.MaxWaiters.Should().Be(2);
+        var held = new List<EndpointSlots.Gate>();
+        for (var i = 0; i < 8; i++)
+        {
+            held.Add((await slots.EnterAsync(Endpoint, default))!);
+        }
+
+        var waiters = new[] { slots.EnterAsync(Endpoint, default).AsTask(), slots.EnterAsync(Endpoint, default).AsTask() };
+        var third = slots.EnterAsync(Endpoint, default);
+
+        waiters.Should().OnlyContain(w => !w.IsCompleted);
+        third.IsCompletedSuccessfully.Should().BeTrue("a third waiter would hold one more worker");
+        (await third).Should().BeNull();
+
+        EndpointSlots.Release(held[0]);
+        (await waiters[0].WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull("a freed slot goes to a waiter");
+        var again = slots.EnterAsync(Endpoint, default);
+        again.IsCompleted.Should().BeFalse("a waiter left, so another may wait: the endpoint is busy, not saturated");
+        EndpointSlots.Release(held[1]);
+        EndpointSlots.Release(held[2]);
+        (await again.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
+        (await waiters[1].WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
+    }
+
+    [Fact]
     public async Task EnterAsync_OtherEndpointAtLimit_NotAffected()
     {
         var slots = new EndpointSlots(1, _time);
