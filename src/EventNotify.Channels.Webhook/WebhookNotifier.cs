@@ -178,11 +178,12 @@ internal sealed class WebhookNotifier : INotifier
         {
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
-                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port) and {_slots.MaxWaiters} more waiting for them: not attempted.",
+                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port), and at its pace none frees up soon: not attempted.",
                 EndpointSlots.BusyDelay);
         }
 
         DeliveryResult result;
+        var slotTaken = _time.GetTimestamp();
         try
         {
             // The attempt's time: a wait for a slot must not age the signature timestamp.
@@ -191,7 +192,7 @@ internal sealed class WebhookNotifier : INotifier
         }
         finally
         {
-            EndpointSlots.Release(slot);
+            EndpointSlots.Release(slot, _time.GetElapsedTime(slotTaken));
         }
 
         if (result.IsSuccess)

@@ -9,10 +9,11 @@ namespace EventNotify.Webhooks;
 /// <see cref="SlotWait"/> for a slot (a fast endpoint frees one within milliseconds, so a busy but healthy endpoint
 /// keeps all its capacity); if none frees up in that time the endpoint is marked saturated, and until one of its
 /// attempts finishes, further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
-/// At most <see cref="MaxWaiters"/> workers wait for one endpoint's slots; a delivery that finds the endpoint at its
-/// cap with that many already waiting is deferred at once too. Without that bound a receiver slower than the channel's
-/// rate but never a second late (never saturated) ended up with every worker, in flight or waiting, and deliveries to
-/// everyone else queued behind it. All waiting is on the <see cref="TimeProvider"/>.
+/// A worker waits only while the endpoint's recent answer times promise a slot soon (<see cref="MaxExpectedWait"/>):
+/// a receiver slower than the traffic sent to it but never a second late (100-600 ms per answer) otherwise ended up
+/// with every worker, in flight or waiting, and deliveries to everyone else queued behind it; its surplus is now
+/// deferred at once while a fast receiver's short bursts still wait a few milliseconds for their turn. All waiting is
+/// on the <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class EndpointSlots(int limit, TimeProvider time)
 {
@@ -30,11 +31,18 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     public int Limit { get; } = limit;
 
     /// <summary>
-    /// The most workers waiting for a slot of one endpoint: a quarter of <see cref="Limit"/>, at least 1. Enough to take
-    /// a slot the moment one frees up, so a busy host keeps its share; few enough that one host holds at most
-    /// <see cref="Limit"/> + this many workers (10 of the default 16).
+    /// The longest a worker should expect to wait for a slot: at the cap, a delivery waits only if the endpoint's
+    /// average answer time divided among its slots, times its place in the line, stays under this; otherwise it is
+    /// deferred at once. 50 ms: a fast receiver's burst waits its turn (a slot frees every few milliseconds), a receiver
+    /// taking 200 ms per answer keeps two waiters (with the default cap of 8), one taking 400 ms one, a slower one none.
     /// </summary>
-    public int MaxWaiters { get; } = Math.Max(1, limit / 4);
+    public static readonly TimeSpan MaxExpectedWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How many answers, after the first <see cref="Limit"/> (connection set-up), an endpoint's average needs before waits
+    /// are judged by it; until then a worker waits as for a fast endpoint.
+    /// </summary>
+    public const int TrustedAfter = 4;
 
     /// <summary>Attempts in flight to <paramref name="endpoint"/> now (for tests and diagnostics).</summary>
     public int InFlight(string endpoint) => _gates.TryGetValue(endpoint, out var gate) ? Limit - gate.Semaphore.CurrentCount : 0;
@@ -57,10 +65,11 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             return null;
         }
 
-        if (Interlocked.Increment(ref gate.Waiters) > MaxWaiters)
+        var place = Interlocked.Increment(ref gate.Waiters);
+        if (Volatile.Read(ref gate.Answers) >= Limit + TrustedAfter && Volatile.Read(ref gate.AverageTicks) / Limit * place > MaxExpectedWait.Ticks)
         {
             Interlocked.Decrement(ref gate.Waiters);
-            return null; // enough workers already wait for this endpoint: this one goes on with other deliveries
+            return null; // no slot soon at this endpoint's pace: this worker goes on with other deliveries
         }
 
         try
@@ -95,9 +104,21 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         }
     }
 
-    /// <summary>Gives back the slot taken by <see cref="EnterAsync"/>: the endpoint answered (or failed), so it is no longer saturated.</summary>
-    public static void Release(Gate gate)
+    /// <summary>
+    /// Gives back the slot taken by <see cref="EnterAsync"/> after <paramref name="held"/>: the endpoint answered (or
+    /// failed), so it is no longer saturated, and the time joins its average answer time.
+    /// </summary>
+    public static void Release(Gate gate, TimeSpan held)
     {
+        // The first wave of answers (one per slot) carries connection set-up and warm-up: not counted. Then the mean of
+        // the next few, then a moving average in which each answer weighs a quarter. Racy updates lose a sample at worst.
+        var counted = Interlocked.Increment(ref gate.Answers) - gate.Limit;
+        if (counted > 0)
+        {
+            var average = Volatile.Read(ref gate.AverageTicks);
+            Volatile.Write(ref gate.AverageTicks, average + ((held.Ticks - average) / Math.Min(counted, TrustedAfter)));
+        }
+
         Volatile.Write(ref gate.Saturated, false);
         gate.Semaphore.Release();
     }
@@ -128,10 +149,18 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     /// <summary>The slots of one host and port.</summary>
     internal sealed class Gate(int limit)
     {
+        public readonly int Limit = limit;
+
         public readonly SemaphoreSlim Semaphore = new(limit, limit);
 
         public bool Saturated;
 
         public int Waiters;
+
+        /// <summary>The moving average of how long an attempt held a slot, in ticks; 0 until the first answer.</summary>
+        public long AverageTicks;
+
+        /// <summary>How many attempts have given their slot back (the average counts from <see cref="TrustedAfter"/> on).</summary>
+        public int Answers;
     }
 }

@@ -52,37 +52,6 @@ public sealed class TimeDependentDeliveryTests
             (publishedAt + wait).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
     }
 
-    // Found by a soak trial: a slow receiver that always answers within the slot wait (here: the clock stands still, so
-    // no wait ever runs out and it never counts as saturated) held every worker, and the other receiver waited behind it.
-    [Fact]
-    public async Task Publish_SlowReceiverNeverSaturated_OtherReceiverKeepsBeingDelivered()
-    {
-        var time = Clock();
-        await using var slow = await WebhookReceiver.StartAsync();
-        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        slow.Respond = async (_, _, ctx, _) =>
-        {
-            await answer.Task;
-            ctx.Response.StatusCode = 204;
-        };
-        await using var fast = await WebhookReceiver.StartAsync();
-        await using var host = await TestWebhooks.StartAsync(time: time, retry: RetryOptions.WebhookDefault());
-        await host.SubscribeWebhookAsync(slow.Url);
-        await host.SubscribeWebhookAsync(fast.Url);
-
-        // 40 events: 40 deliveries to each receiver, far more than the 16 workers. The slow one may hold its 8 slots
-        // and 2 waiting workers; the rest of its deliveries are put off ("busy"), and the fast one gets them all.
-        for (var i = 0; i < 40; i++)
-        {
-            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
-        }
-
-        await fast.WaitForRequestsAsync(40, Wait);
-        slow.Requests.Should().HaveCount(8, "8 attempts in flight is the cap (MaxConcurrencyPerEndpoint, half of 16 workers)");
-        answer.SetResult();
-        await host.Outcomes.WaitAsync(o => o.Attempts.Count(a => a.Outcome == AttemptOutcome.Succeeded) == 50, Wait);
-    }
-
     [Fact]
     public async Task Publish_AfterThresholdFailures_CircuitOpenSkipsEndpointUntilBreakEnds()
     {

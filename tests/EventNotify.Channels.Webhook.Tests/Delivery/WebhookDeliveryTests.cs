@@ -276,6 +276,34 @@ public sealed class WebhookDeliveryTests
         independent.Should().NotThrow();
     }
 
+    // Found by a soak trial: a receiver answering in 100-600 ms was never a second late, so never saturated: every
+    // worker ended up sending to it or waiting for its slots, and the other receiver got its deliveries at its pace.
+    [Fact]
+    public async Task Publish_SlowButHealthyReceiver_OtherReceiverNotHeldToItsPace()
+    {
+        await using var slow = await WebhookReceiver.StartAsync();
+        slow.Respond = async (_, _, ctx, ct) =>
+        {
+            await Task.Delay(300, ct); // the receiver's own answer time, not a wait of the test
+            ctx.Response.StatusCode = 204;
+        };
+        await using var fast = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(retry: RetryOptions.WebhookDefault());
+        await host.SubscribeWebhookAsync(slow.Url);
+        await host.SubscribeWebhookAsync(fast.Url);
+
+        for (var i = 0; i < 80; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        // At 8 attempts per 300 ms the slow receiver takes 3 s for its 80. Held to its pace, the fast one would finish
+        // with it (72 or more answered by then); once the slow one's pace is known (12 answers) its surplus is put off
+        // ("busy") and the fast one is served by the workers left.
+        await fast.WaitForRequestsAsync(80, Wait);
+        slow.Requests.Count.Should().BeLessThan(48);
+    }
+
     [Fact]
     public async Task Publish_HangAfterAnsweredAttempts_TimesOutAtWebhookTimeout()
     {

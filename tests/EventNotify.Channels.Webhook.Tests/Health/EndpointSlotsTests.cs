@@ -29,7 +29,7 @@ public sealed class EndpointSlotsTests
 
         var waiting = slots.EnterAsync(Endpoint, default).AsTask();
         waiting.IsCompleted.Should().BeFalse();
-        EndpointSlots.Release(held!);
+        EndpointSlots.Release(held!, TimeSpan.Zero);
 
         (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
         slots.InFlight(Endpoint).Should().Be(1);
@@ -49,40 +49,89 @@ public sealed class EndpointSlotsTests
         next.IsCompletedSuccessfully.Should().BeTrue("a saturated endpoint defers at once, without waiting");
         (await next).Should().BeNull();
 
-        EndpointSlots.Release(held!);
+        EndpointSlots.Release(held!, TimeSpan.Zero);
         var after = slots.EnterAsync(Endpoint, default);
         after.IsCompletedSuccessfully.Should().BeTrue();
         (await after).Should().NotBeNull("an attempt ended, so the endpoint is no longer saturated");
     }
 
     [Fact]
-    public async Task EnterAsync_AtLimitWithMaxWaitersWaiting_DefersAtOnceWithoutSaturating()
+    public async Task EnterAsync_AtLimitOfEndpointAnswering200Ms_TwoWaitThenDefersAtOnceWithoutSaturating()
     {
         // Found by a soak trial: a receiver answering in 100-600 ms is never a second late, so it never counted as
         // saturated, and every worker ended up waiting for its slots while other receivers' deliveries queued.
         var slots = new EndpointSlots(8, _time);
-        slots.MaxWaiters.Should().Be(2);
+        await AnswerAsync(slots, 8 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(200)); // the first 8 are not counted
         var held = new List<EndpointSlots.Gate>();
         for (var i = 0; i < 8; i++)
         {
             held.Add((await slots.EnterAsync(Endpoint, default))!);
         }
 
+        // 200 ms / 8 slots: a slot every 25 ms, so places 1 and 2 expect 25 and 50 ms (at most MaxExpectedWait), place 3 75 ms.
         var waiters = new[] { slots.EnterAsync(Endpoint, default).AsTask(), slots.EnterAsync(Endpoint, default).AsTask() };
         var third = slots.EnterAsync(Endpoint, default);
 
         waiters.Should().OnlyContain(w => !w.IsCompleted);
-        third.IsCompletedSuccessfully.Should().BeTrue("a third waiter would hold one more worker");
+        third.IsCompletedSuccessfully.Should().BeTrue("a third waiter could not expect a slot within 50 ms");
         (await third).Should().BeNull();
 
-        EndpointSlots.Release(held[0]);
+        EndpointSlots.Release(held[0], TimeSpan.FromMilliseconds(200));
         (await waiters[0].WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull("a freed slot goes to a waiter");
         var again = slots.EnterAsync(Endpoint, default);
         again.IsCompleted.Should().BeFalse("a waiter left, so another may wait: the endpoint is busy, not saturated");
-        EndpointSlots.Release(held[1]);
-        EndpointSlots.Release(held[2]);
+        EndpointSlots.Release(held[1], TimeSpan.FromMilliseconds(200));
+        EndpointSlots.Release(held[2], TimeSpan.FromMilliseconds(200));
         (await again.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
         (await waiters[1].WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task EnterAsync_AtLimitOfFastEndpoint_EveryoneWaitsItsTurn()
+    {
+        var slots = new EndpointSlots(8, _time);
+        await AnswerAsync(slots, 8 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(2));
+        var held = new List<EndpointSlots.Gate>();
+        for (var i = 0; i < 8; i++)
+        {
+            held.Add((await slots.EnterAsync(Endpoint, default))!);
+        }
+
+        // 2 ms / 8 slots: even the 16th in line expects 4 ms, so a burst waits instead of being put off for seconds.
+        var waiters = Enumerable.Range(0, 16).Select(_ => slots.EnterAsync(Endpoint, default).AsTask()).ToArray();
+
+        waiters.Should().OnlyContain(w => !w.IsCompleted);
+        foreach (var gate in held)
+        {
+            EndpointSlots.Release(gate, TimeSpan.FromMilliseconds(2));
+        }
+
+        (await Task.WhenAll(waiters.Take(8)).WaitAsync(TimeSpan.FromSeconds(10))).Should().OnlyContain(g => g != null);
+    }
+
+    [Fact]
+    public async Task EnterAsync_FirstWaveSlowFromConnectionSetUp_NotHeldAgainstTheEndpoint()
+    {
+        var slots = new EndpointSlots(8, _time);
+        await AnswerAsync(slots, 8, TimeSpan.FromSeconds(2)); // connection set-up and warm-up: not counted
+        await AnswerAsync(slots, EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(2));
+        for (var i = 0; i < 8; i++)
+        {
+            await slots.EnterAsync(Endpoint, default);
+        }
+
+        var waiting = slots.EnterAsync(Endpoint, default);
+
+        waiting.IsCompleted.Should().BeFalse("judged by its answers since the first wave, the endpoint is fast");
+    }
+
+    /// <summary>Makes <paramref name="count"/> attempts that each hold a slot for <paramref name="held"/>.</summary>
+    private static async Task AnswerAsync(EndpointSlots slots, int count, TimeSpan held)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            EndpointSlots.Release((await slots.EnterAsync(Endpoint, default))!, held);
+        }
     }
 
     [Fact]
@@ -112,7 +161,7 @@ public sealed class EndpointSlotsTests
         slots.InFlight(Endpoint).Should().Be(1, "the cancelled waiter took no slot");
         var next = slots.EnterAsync(Endpoint, default);
         next.IsCompleted.Should().BeFalse("not saturated: the next delivery still waits for a slot rather than deferring at once");
-        EndpointSlots.Release(held!);
+        EndpointSlots.Release(held!, TimeSpan.Zero);
         (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
     }
 }
