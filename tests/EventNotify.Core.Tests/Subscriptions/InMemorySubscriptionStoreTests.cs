@@ -71,6 +71,43 @@ public sealed class InMemorySubscriptionStoreTests
         matched.Select(s => s.Id).Should().Equal("s4242");
     }
 
+    // A soak trial found matching cost growing with the number of tenants sharing a pattern (every tenant's
+    // subscriptions were collected, then filtered); matching now looks in the event's tenant and the tenantless ones.
+    [Fact]
+    public async Task MatchAsync_ThousandTenantsOnTheSamePatterns_ReturnsOnlyTheEventsTenantAndTenantless()
+    {
+        var store = new InMemorySubscriptionStore();
+        await store.AddAsync(Sub("platform", patterns: "order.*"));
+        for (var t = 0; t < 1000; t++)
+        {
+            await store.AddAsync(Sub($"t{t}-all", tenant: $"t{t}", patterns: "*"));
+            await store.AddAsync(Sub($"t{t}-orders", tenant: $"t{t}", patterns: ["order.*", "order.paid"]));
+        }
+
+        (await store.MatchAsync("order.paid", "t42")).Select(s => s.Id).Should().BeEquivalentTo("platform", "t42-all", "t42-orders");
+        (await store.MatchAsync("user.login", "t7")).Select(s => s.Id).Should().Equal("t7-all");
+        (await store.MatchAsync("order.paid", "unknown-tenant")).Select(s => s.Id).Should().Equal("platform");
+        (await store.MatchAsync("order.paid", null)).Select(s => s.Id).Should().Equal("platform");
+    }
+
+    [Fact]
+    public async Task GetAsync_RightAfterChanges_SeesEachChange()
+    {
+        var store = new InMemorySubscriptionStore();
+        await store.AddAsync(Sub("s1", patterns: "order.*"));
+        (await store.MatchAsync("order.paid", null)).Should().ContainSingle();
+
+        await store.SetEnabledAsync("s1", false, "paused");
+        (await store.GetAsync("s1"))!.Enabled.Should().BeFalse();
+        await store.UpdateAsync(Sub("s1", patterns: "user.*"));
+        (await store.GetAsync("s1"))!.EventTypes.Should().Equal("user.*");
+        await store.RemoveAsync("s1");
+
+        (await store.GetAsync("s1")).Should().BeNull();
+        (await store.ListAsync()).Should().BeEmpty();
+        (await store.MatchAsync("user.login", null)).Should().BeEmpty();
+    }
+
     [Fact]
     public async Task AddAsync_DuplicateId_ThrowsNamingId()
     {
