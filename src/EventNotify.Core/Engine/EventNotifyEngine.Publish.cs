@@ -159,7 +159,7 @@ internal sealed partial class EventNotifyEngine
     /// <summary>
     /// The event as it is validated, stored and delivered: the caller's buffer, recipient list and extension dictionary
     /// copied (so changing them during or after the publish changes nothing, even in the in-memory store, which keeps
-    /// this object), and the source, time and trace context publishing fills in. One copy of the event for all of it.
+    /// this object), the time in UTC, and the source, time and trace context publishing fills in. One copy of the event for all of it.
     /// Whatever is null or over a limit is left as it is, for validation to refuse.
     /// </summary>
     private NotificationEvent Own(NotificationEvent e)
@@ -168,7 +168,7 @@ internal sealed partial class EventNotifyEngine
         var copyRecipients = e.Recipients is { Count: > 0 };
         var traceparent = Activity.Current is { } current && e.Extensions is { } extensions && !extensions.ContainsKey("traceparent") ? current.Id : null;
         var copyExtensions = e.Extensions is { Count: > 0 } || traceparent is not null;
-        if (!copyData && !copyRecipients && !copyExtensions && e.Source is not null && e.Time != default)
+        if (!copyData && !copyRecipients && !copyExtensions && e.Source is not null && e.Time != default && e.Time.Offset == TimeSpan.Zero)
         {
             return e;
         }
@@ -187,7 +187,8 @@ internal sealed partial class EventNotifyEngine
         return e with
         {
             Source = e.Source ?? _options.Source,
-            Time = e.Time == default ? _time.GetUtcNow() : e.Time,
+            // In UTC: a durable store keeps the instant, so every attempt's body says the time the same way.
+            Time = e.Time == default ? _time.GetUtcNow() : e.Time.ToUniversalTime(),
             Extensions = ownExtensions ?? e.Extensions,
             Recipients = copyRecipients ? e.Recipients.ToArray() : e.Recipients,
             Data = owned ?? e.Data,

@@ -69,10 +69,15 @@ public static class EventRules
         return IsWellFormedUtf16(id);
     }
 
+    /// <summary>
+    /// No unpaired surrogate (stored or sent as UTF-8 it would become U+FFFD) and no Unicode noncharacter (U+FDD0 to
+    /// U+FDEF, and U+xFFFE and U+xFFFF in every plane), which CloudEvents string attributes may not contain.
+    /// </summary>
     private static bool IsWellFormedUtf16(ReadOnlySpan<char> value)
     {
         for (var i = 0; i < value.Length; i++)
         {
+            int codePoint = value[i];
             if (char.IsHighSurrogate(value[i]))
             {
                 if (i + 1 >= value.Length || !char.IsLowSurrogate(value[i + 1]))
@@ -80,9 +85,15 @@ public static class EventRules
                     return false;
                 }
 
+                codePoint = char.ConvertToUtf32(value[i], value[i + 1]);
                 i++;
             }
             else if (char.IsLowSurrogate(value[i]))
+            {
+                return false;
+            }
+
+            if (codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE)
             {
                 return false;
             }
@@ -125,7 +136,7 @@ public static class EventRules
         if (!IsValidId(e.Id))
         {
             throw new EventValidationException(
-                $"NotificationEvent.Id '{Truncate(e.Id)}' is invalid: it must be 1 to {MaxIdLength} characters with no '.', whitespace or control characters.",
+                $"NotificationEvent.Id '{Truncate(e.Id)}' is invalid: it must be 1 to {MaxIdLength} characters with no '.', whitespace, control characters, unpaired surrogates or Unicode noncharacters.",
                 nameof(NotificationEvent.Id));
         }
 
@@ -136,9 +147,12 @@ public static class EventRules
                 nameof(NotificationEvent.Data));
         }
 
-        if (string.IsNullOrWhiteSpace(e.DataContentType) || e.DataContentType.Length > 256 || HasControlCharacters(e.DataContentType))
+        if (string.IsNullOrWhiteSpace(e.DataContentType) || e.DataContentType.Length > 256 || HasControlCharacters(e.DataContentType)
+            || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(e.DataContentType, out _))
         {
-            throw new EventValidationException("NotificationEvent.DataContentType must be a media type such as 'application/json' (1 to 256 characters, no control characters).", nameof(NotificationEvent.DataContentType));
+            throw new EventValidationException(
+                $"NotificationEvent.DataContentType '{Truncate(e.DataContentType ?? "")}' must be a media type (RFC 2046) such as 'application/json' or 'text/plain; charset=utf-8': type/subtype with optional parameters, 1 to 256 characters.",
+                nameof(NotificationEvent.DataContentType));
         }
 
         if (!e.Data.IsEmpty && IsJsonMediaType(e.DataContentType) && !IsWellFormedJson(e.Data.Span))
@@ -148,9 +162,9 @@ public static class EventRules
                 nameof(NotificationEvent.Data));
         }
 
-        if (e.Subject is { Length: > 1024 } || (e.Subject is not null && !IsPlainText(e.Subject)))
+        if (e.Subject is { Length: 0 or > 1024 } || (e.Subject is not null && !IsPlainText(e.Subject)))
         {
-            throw new EventValidationException("NotificationEvent.Subject must be at most 1024 characters with no control characters or unpaired surrogates.", nameof(NotificationEvent.Subject));
+            throw new EventValidationException("NotificationEvent.Subject must be null or 1 to 1024 characters (CloudEvents: if present, non-empty) with no control characters, unpaired surrogates or Unicode noncharacters.", nameof(NotificationEvent.Subject));
         }
 
         if (e.TenantId is not null && !IsValidId(e.TenantId))
@@ -160,9 +174,11 @@ public static class EventRules
                 nameof(NotificationEvent.TenantId));
         }
 
-        if (e.Source is not null && (e.Source.Length == 0 || !IsPlainText(e.Source)))
+        if (e.Source is not null && (e.Source.Length == 0 || !IsPlainText(e.Source) || !Uri.IsWellFormedUriString(e.Source, UriKind.RelativeOrAbsolute)))
         {
-            throw new EventValidationException("NotificationEvent.Source must be a non-empty URI reference with no control characters or unpaired surrogates.", nameof(NotificationEvent.Source));
+            throw new EventValidationException(
+                $"NotificationEvent.Source '{Truncate(e.Source)}' must be a non-empty URI reference (CloudEvents), such as 'https://api.shop.example' or '/orders', with no spaces, control characters, unpaired surrogates or Unicode noncharacters.",
+                nameof(NotificationEvent.Source));
         }
 
         ArgumentNullException.ThrowIfNull(e.Recipients, nameof(NotificationEvent.Recipients));
@@ -204,7 +220,7 @@ public static class EventRules
             if (value is null || !IsPlainText(value))
             {
                 throw new EventValidationException(
-                    $"NotificationEvent.Extensions['{name}'] must be a string with no control characters or unpaired surrogates.",
+                    $"NotificationEvent.Extensions['{name}'] must be a string with no control characters, unpaired surrogates or Unicode noncharacters.",
                     nameof(NotificationEvent.Extensions));
             }
         }

@@ -148,6 +148,21 @@ public sealed class PublishTests
         (await host.Store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(2);
     }
 
+    // Found by a CloudEvents trial: SQLite keeps the instant, so a retry's body said the time in UTC while the first
+    // attempt (in memory) kept the caller's offset: one webhook-id, two different signed bodies.
+    [Fact]
+    public async Task PublishAsync_TimeWithOffset_StoredAsTheSameInstantInUtc()
+    {
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(new RecordingNotifier()));
+        var local = new DateTimeOffset(2026, 12, 4, 10, 0, 0, TimeSpan.FromHours(5.5));
+
+        var receipt = await host.Publisher.PublishAsync(NotificationEvent.FromJson("order.paid", "{}") with { Time = local });
+
+        var stored = (await host.Store.GetEventAsync(receipt.EventId))!.Time;
+        stored.Offset.Should().Be(TimeSpan.Zero);
+        stored.Should().Be(local, "the same instant");
+    }
+
     private sealed class DigitsOnlyValidator : IRecipientValidator
     {
         public string? Check(Recipient recipient) => recipient.Address.All(char.IsAsciiDigit) ? null : "the address must be digits only.";

@@ -180,6 +180,10 @@ public sealed class NotificationEventValidationTests
     [InlineData(null)]
     [InlineData("")]
     [InlineData("application/json\r\nX-Injected: 1")]
+    [InlineData("not a media type")] // found by a CloudEvents trial: sent as datacontenttype, which must follow RFC 2046
+    [InlineData("json")]
+    [InlineData("/json")]
+    [InlineData("application/")]
     public void Validate_BadDataContentType_ThrowsNamingIt(string? contentType)
     {
         var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { DataContentType = contentType?.Replace("\\r\\n", "\r\n", StringComparison.Ordinal)! });
@@ -211,5 +215,73 @@ public sealed class NotificationEventValidationTests
     public void IsJsonMediaType_ParsesTypeNotSubstring(string mediaType, bool expected)
     {
         EventRules.IsJsonMediaType(mediaType).Should().Be(expected);
+    }
+
+    [Theory]
+    [InlineData("application/json")]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/vnd.shop.order+json")]
+    [InlineData("text/plain")]
+    [InlineData("APPLICATION/JSON")]
+    public void Validate_MediaTypeDataContentType_Passes(string contentType)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { DataContentType = contentType });
+        act.Should().NotThrow();
+    }
+
+    // Found by a CloudEvents trial: CloudEvents says subject, if present, must be non-empty, and string attributes may
+    // not contain Unicode noncharacters; the SDK refused the bodies we sent.
+    [Fact]
+    public void Validate_EmptySubject_ThrowsNamingSubject()
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Subject = "" });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Subject" && e.Message.Contains("non-empty"));
+    }
+
+    [Theory]
+    [InlineData("\uFDD0")]
+    [InlineData("\uFDEF")]
+    [InlineData("\uFFFE")]
+    [InlineData("\uFFFF")]
+    [InlineData("\U0001FFFE")]
+    [InlineData("\U0010FFFF")]
+    public void Validate_NoncharacterInIdSubjectOrExtension_ThrowsNamingTheField(string nonCharacter)
+    {
+        var e = NotificationEvent.FromJson("order.paid", "{}");
+
+        var inId = () => Validate(e with { Id = "evt-" + nonCharacter });
+        var inSubject = () => Validate(e with { Subject = "s" + nonCharacter });
+        var inExtension = () => Validate(e with { Extensions = new Dictionary<string, string> { ["x"] = "a" + nonCharacter } });
+
+        inId.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Id");
+        inSubject.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Subject");
+        inExtension.Should().Throw<EventValidationException>().Where(x => x.ParamName == "Extensions");
+    }
+
+    [Fact]
+    public void Validate_OtherSupplementaryCharacters_Pass()
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Id = "evt-\U0001F433", Subject = "客服 😀 \uFDCF\uFDF0\uFFFD" });
+        act.Should().NotThrow();
+    }
+
+    [Theory]
+    [InlineData("not a uri ref")]
+    [InlineData("https://api.shop.example/a b")]
+    [InlineData("http://[::1")]
+    public void Validate_SourceNotAUriReference_ThrowsNamingSource(string source)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Source = source });
+        act.Should().Throw<EventValidationException>().Where(e => e.ParamName == "Source" && e.Message.Contains("URI reference"));
+    }
+
+    [Theory]
+    [InlineData("https://api.shop.example")]
+    [InlineData("/orders")]
+    [InlineData("urn:eventnotify")]
+    public void Validate_SourceUriReference_Passes(string source)
+    {
+        var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Source = source });
+        act.Should().NotThrow();
     }
 }
