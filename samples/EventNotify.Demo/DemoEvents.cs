@@ -61,10 +61,29 @@ internal static class DemoEvents
 
     private static IEnumerable<NotificationEvent> FromJsonLines(string file)
     {
+        // Strict UTF-8, line by line: a byte that is not UTF-8 is an error naming its line, not a U+FFFD sent in its place.
+        var strict = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        var bytes = File.ReadAllBytes(file);
+        var next = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0; // a byte order mark
         var lineNumber = 0;
-        foreach (var line in File.ReadLines(file))
+        while (next < bytes.Length)
         {
+            var newline = Array.IndexOf(bytes, (byte)'\n', next);
+            var end = newline < 0 ? bytes.Length : newline;
+            var length = end > next && bytes[end - 1] == (byte)'\r' ? end - next - 1 : end - next;
+            var start = next;
+            next = end + 1;
             lineNumber++;
+            string line;
+            try
+            {
+                line = strict.GetString(bytes, start, length);
+            }
+            catch (System.Text.DecoderFallbackException ex)
+            {
+                throw new FormatException($"{file}:{lineNumber}: not UTF-8 ({ex.Message})", ex);
+            }
+
             if (string.IsNullOrWhiteSpace(line))
             {
                 continue;
@@ -73,7 +92,7 @@ internal static class DemoEvents
             JsonDocument doc;
             try
             {
-                doc = JsonDocument.Parse(line);
+                doc = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 257 }); // data may nest 256 deep, as the library allows
             }
             catch (JsonException ex)
             {
@@ -129,6 +148,11 @@ internal static class DemoEvents
         foreach (var file in Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             var relative = Path.GetRelativePath(folder, file);
+            if (relative.Replace('\\', '/').Split('/').Any(part => part.StartsWith('.')))
+            {
+                continue; // hidden files and folders (.git, .vscode): not payloads
+            }
+
             var type = TypeFromPath(relative);
             var bytes = File.ReadAllBytes(file);
             var data = bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes[3..] : bytes;

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 // EventNotify demo: a platform publishing events to third-party webhook endpoints that verify every signature.
 //   dotnet run --project samples/EventNotify.Demo [-- --events PATH] [--store sqlite|memory] [--db PATH] [--timeout SECONDS]
-if (args is ["--help"] or ["-h"])
+if (args.Any(a => a is "--help" or "-h"))
 {
     Console.WriteLine(DemoOptions.Usage);
     return 0;
@@ -39,9 +39,11 @@ var isGitHub = options.EventsPath is not null && Directory.Exists(options.Events
 var endpoints = new Dictionary<string, (string Secret, string[] Patterns)>
 {
     ["audit"] = (WebhookSecret.Generate(), ["*"]),
-    ["flaky"] = (WebhookSecret.Generate(), isGitHub ? ["issues.*", "pull_request.*", "check_run.*"] : ["order.*"]),
-    ["finance"] = (WebhookSecret.Generate(), isGitHub ? ["push", "release.*", "workflow_run.*"] : ["payment.*", "refund.*"]),
-    ["security"] = (WebhookSecret.Generate(), isGitHub ? ["member.*", "org_block.*", "security_advisory.*"] : ["user.login"]),
+    // The same patterns whatever the input, so a second run on a --db file keeps the first run's pending deliveries
+    // (a subscription whose patterns changed cancels them: they are no longer its events).
+    ["flaky"] = (WebhookSecret.Generate(), ["order.*", "issues.*", "pull_request.*", "check_run.*"]),
+    ["finance"] = (WebhookSecret.Generate(), ["payment.*", "refund.*", "push", "release.*", "workflow_run.*"]),
+    ["security"] = (WebhookSecret.Generate(), ["user.login", "member.*", "org_block.*", "security_advisory.*"]),
 };
 await using var receiver = await WebhookReceiver.StartAsync(endpoints.ToDictionary(e => e.Key, e => e.Value.Secret));
 
@@ -59,12 +61,16 @@ var eventNotify = builder.Services
     // A short schedule so retries are visible in a demo run (the default for webhooks is 5 s, 5 min, 30 min, ... 10 h).
     .ConfigureChannel("webhook", c => c.Retry = new RetryOptions { MaxAttempts = 5, Delays = [TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)] });
 
+// The in-memory store keeps the last 1,000 finished deliveries by default; the demo's summary counts the whole run.
+builder.Services.Configure<InMemoryEventStoreOptions>(o => o.MaxFinishedDeliveries = null);
+
 string? dbPath = null;
 if (options.Store == "sqlite")
 {
     dbPath = Path.GetFullPath(options.DbPath ?? Path.Combine(Path.GetTempPath(), "eventnotify-demo", $"demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.db"));
     Directory.CreateDirectory(Path.GetDirectoryName(dbPath)!);
-    eventNotify.UseSqlite($"Data Source={dbPath}");
+    // Built, not pasted: a path may hold ';' or '=' (a legal file name that would otherwise end the data source).
+    eventNotify.UseSqlite(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = dbPath }.ToString());
 }
 
 foreach (var (name, (secret, patterns)) in endpoints)
@@ -90,6 +96,9 @@ catch (Exception ex) when (ex is EventNotify.Storage.Sqlite.SqliteEventStoreExce
     Console.Error.WriteLine($"error: {ex.Message}");
     return 2;
 }
+// Ctrl+C and SIGTERM: the host's console lifetime catches them and signals ApplicationStopping; the demo's own loops
+// watch it, stop waiting, report what it has and exit with 130.
+var interrupted = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 var publisher = host.Services.GetRequiredService<IEventPublisher>();
 var admin = host.Services.GetRequiredService<IEventNotifyAdmin>();
 var store = host.Services.GetRequiredService<IEventStore>();
@@ -106,6 +115,11 @@ var clock = Stopwatch.StartNew();
 var published = 0;
 foreach (var chunk in events.Chunk(64))
 {
+    if (interrupted.IsCancellationRequested)
+    {
+        break;
+    }
+
     foreach (var e in chunk)
     {
         progress.MarkPublished(e.Id);
@@ -160,18 +174,27 @@ while (true)
         lastPrint = clock.Elapsed;
     }
 
-    if (pending == 0 || clock.Elapsed > deadline)
+    if (pending == 0 || clock.Elapsed > deadline || interrupted.IsCancellationRequested)
     {
         break;
     }
 
-    await Task.Delay(200);
+    try
+    {
+        await Task.Delay(200, interrupted); // the progress line's refresh, not a wait for a result
+    }
+    catch (OperationCanceledException)
+    {
+    }
 }
 
 if (interactive)
 {
     Console.WriteLine();
 }
+
+// Read before StopAsync below, which signals ApplicationStopping itself.
+var wasInterrupted = interrupted.IsCancellationRequested;
 
 // Summary per subscription, from the admin API (the store's view, not the demo's counters): with --db on a file of an
 // earlier run, the deliveries are the whole file's, while attempts are this run's.
@@ -182,10 +205,11 @@ if (options.DbPath is not null)
 }
 
 Console.WriteLine($"  {"subscription",-14} {"deliveries",10} {"succeeded",10} {"dead",6} {"pending",8} {"attempts (this run)",20}");
-long deliveries = 0, succeeded = 0, dead = 0;
+long deliveries = 0, succeeded = 0, dead = 0, cancelled = 0;
 foreach (var name in endpoints.Keys)
 {
     var q = new DeliveryQuery { SubscriptionId = "sub_" + name };
+    cancelled += await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.Cancelled });
     var total = await admin.CountDeliveriesAsync(q);
     var ok = await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.Succeeded });
     var dl = await admin.CountDeliveriesAsync(q with { Status = DeliveryStatus.DeadLettered });
@@ -208,7 +232,18 @@ if (pending > 0 && receiver.Requests > requestsBeforeStop)
 
 Console.WriteLine($"  receiver: {receiver.Requests} requests, {receiver.Rejected503} answered 503 on purpose, {receiver.SignatureFailures} signature failures, {receiver.DuplicateIds} duplicate webhook-ids");
 Console.WriteLine($"  elapsed {clock.Elapsed.TotalSeconds:0.00} s");
+if (cancelled > 0)
+{
+    // Final, but neither succeeded nor dead-lettered: e.g. an earlier run's deliveries whose subscription changed.
+    Console.WriteLine($"  {cancelled} deliveries are cancelled (their subscription was disabled, removed or changed): counted in deliveries, not in succeeded or dead_lettered");
+}
 Console.WriteLine($"summary: published={published} deliveries={deliveries} succeeded={succeeded} dead_lettered={dead} signature_failures={receiver.SignatureFailures} p50_ms={p50:0.0} p99_ms={p99:0.0}");
+
+if (wasInterrupted)
+{
+    Console.Error.WriteLine($"interrupted: stopped with {pending} deliveries pending (with --db they are delivered by the next run on the same file)");
+    return 130;
+}
 
 var success = pending == 0 && receiver.SignatureFailures == 0;
 if (!success)

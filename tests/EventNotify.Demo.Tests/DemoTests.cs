@@ -141,6 +141,126 @@ public sealed class DemoTests
         }
     }
 
+    // The tests below come from a demo trial on a fresh clone.
+    [Fact]
+    public async Task Demo_JsonLinesNotUtf8_ExitsWithTheFileAndLineInsteadOfSendingU_FFFD()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
+        var latin1Cafe = "{\"type\": \"order.paid\", \"data\": {\"name\": \"caf"u8.ToArray().Append((byte)0xE9).Concat("\"}}\n"u8.ToArray());
+        await File.WriteAllBytesAsync(file, [.. "{\"type\": \"order.paid\", \"data\": {}}\n"u8, .. latin1Cafe]);
+        try
+        {
+            var result = await DemoRunner.RunAsync("--store", "memory", "--events", file);
+
+            result.ExitCode.Should().Be(2, result.Output);
+            result.Output.Should().Contain($"{file}:2: not UTF-8");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_InMemoryRunOfMoreThanAThousandDeliveries_SummaryCountsThemAll()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllLinesAsync(file, Enumerable.Range(0, 600).Select(i => $$$"""{"type": "user.login", "data": {"userId": "u_{{{i}}}"}}"""));
+        try
+        {
+            var result = await DemoRunner.RunAsync("--store", "memory", "--events", file);
+
+            result.ExitCode.Should().Be(0, result.Output);
+            // audit (every event) and security (user.login): 1,200, past the store's default history of 1,000.
+            result.Summary["deliveries"].Should().Be(1200);
+            result.Summary["succeeded"].Should().Be(1200);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_DbPathWithSemicolonAndEquals_UsedAsAFileName()
+    {
+        var folder = Directory.CreateTempSubdirectory("eventnotify-demo-db-");
+        var db = Path.Combine(folder.FullName, "a;Mode=Memory;b=c.db");
+        try
+        {
+            var result = await DemoRunner.RunAsync("--db", db);
+
+            result.ExitCode.Should().Be(0, result.Output);
+            File.Exists(db).Should().BeTrue("the whole path is the file name");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [GitHubPayloadsFact]
+    public async Task Demo_SecondRunWithSameDbOnOtherInput_KeepsAndDeliversWhatTheFirstLeftPending()
+    {
+        // The demo's subscriptions used to get input-dependent patterns, so the second run's registration changed them
+        // and cancelled the first run's pending deliveries.
+        var db = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-test-{Guid.NewGuid():N}.db");
+        try
+        {
+            var first = await DemoRunner.RunAsync("--events", DemoRunner.GitHubPayloads!, "--db", db, "--timeout", "0");
+            var second = await DemoRunner.RunAsync("--db", db);
+
+            first.ExitCode.Should().Be(1, first.Output);
+            second.ExitCode.Should().Be(0, second.Output);
+            second.Output.Should().NotContain("cancelled");
+            second.Summary["succeeded"].Should().Be(second.Summary["deliveries"], "nothing of the first run was cancelled or left");
+        }
+        finally
+        {
+            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Demo_Sigterm_StopsPromptlyWithExitCode130()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EventNotify.Demo.dll"));
+        psi.ArgumentList.Add("--store");
+        psi.ArgumentList.Add("memory");
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+
+        // The header is printed as publishing starts; the flaky endpoint's retries keep the run going for seconds after.
+        while (await process.StandardOutput.ReadLineAsync() is { } line && !line.StartsWith("EventNotify demo", StringComparison.Ordinal))
+        {
+        }
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        var rest = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // the default --timeout is 120 s
+        await process.WaitForExitAsync(timeout.Token);
+        process.ExitCode.Should().Be(130, await rest + await stderr);
+        (await stderr).Should().Contain("interrupted");
+        (await rest).Should().Contain("summary:");
+    }
+
+    [Fact]
+    public async Task Demo_HelpAfterOtherArguments_PrintsUsageAndExitsZero()
+    {
+        var result = await DemoRunner.RunAsync("--events", "whatever.jsonl", "--help");
+
+        result.ExitCode.Should().Be(0, result.Output);
+        result.Output.Should().StartWith("usage: EventNotify.Demo");
+    }
+
     [Fact]
     public async Task Demo_Help_PrintsUsageAndExitsZero()
     {
