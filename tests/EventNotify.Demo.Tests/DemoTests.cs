@@ -253,6 +253,40 @@ public sealed class DemoTests
     }
 
     [Fact]
+    public void FromPath_FolderWithHiddenFolder_SkipsIt()
+    {
+        var folder = Directory.CreateTempSubdirectory("eventnotify-demo-folder-");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(folder.FullName, "issues"));
+            Directory.CreateDirectory(Path.Combine(folder.FullName, ".git"));
+            File.WriteAllText(Path.Combine(folder.FullName, "issues", "opened.payload.json"), "{}");
+            File.WriteAllText(Path.Combine(folder.FullName, ".git", "config.json"), "{}");
+
+            DemoEvents.FromPath(folder.FullName).Select(e => e.Type).Should().Equal("issues.opened");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void FromPath_JsonLinesWithDataNested100Deep_Read()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"eventnotify-demo-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllText(file, "{\"type\": \"order.paid\", \"data\": " + new string('[', 100) + new string(']', 100) + "}\n");
+        try
+        {
+            DemoEvents.FromPath(file).Should().ContainSingle();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Demo_HelpAfterOtherArguments_PrintsUsageAndExitsZero()
     {
         var result = await DemoRunner.RunAsync("--events", "whatever.jsonl", "--help");
