@@ -105,6 +105,54 @@ public static class EventRules
     // Unpaired surrogates would be stored and sent as U+FFFD: what a receiver gets would differ from what was published.
     private static bool IsPlainText(string value) => !HasControlCharacters(value) && IsWellFormedUtf16(value);
 
+    // The last source and content type found valid on this thread: a host publishes the same few strings again and
+    // again (often the very same instance, such as EventNotifyOptions.Source), and parsing a Uri or a media type
+    // allocates on every call (about 200 B and a few hundred nanoseconds per publish in the profile).
+    [ThreadStatic]
+    private static string? t_validSource;
+
+    [ThreadStatic]
+    private static string? t_validContentType;
+
+    private static bool IsUriReference(string source)
+    {
+        if (ReferenceEquals(source, t_validSource) || string.Equals(source, t_validSource, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        if (source.Length == 0 || !IsPlainText(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute))
+        {
+            return false;
+        }
+
+        t_validSource = source;
+        return true;
+    }
+
+    private static bool IsMediaType(string? contentType)
+    {
+        if (contentType is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(contentType, t_validContentType) || string.Equals(contentType, t_validContentType, StringComparison.Ordinal)
+            || string.Equals(contentType, "application/json", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        if (string.IsNullOrWhiteSpace(contentType) || contentType.Length > 256 || HasControlCharacters(contentType)
+            || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
+        {
+            return false;
+        }
+
+        t_validContentType = contentType;
+        return true;
+    }
+
     internal static bool HasControlCharacters(ReadOnlySpan<char> value)
     {
         foreach (var c in value)
@@ -147,8 +195,7 @@ public static class EventRules
                 nameof(NotificationEvent.Data));
         }
 
-        if (string.IsNullOrWhiteSpace(e.DataContentType) || e.DataContentType.Length > 256 || HasControlCharacters(e.DataContentType)
-            || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(e.DataContentType, out _))
+        if (!IsMediaType(e.DataContentType))
         {
             throw new EventValidationException(
                 $"NotificationEvent.DataContentType '{Truncate(e.DataContentType ?? "")}' must be a media type (RFC 2046) such as 'application/json' or 'text/plain; charset=utf-8': type/subtype with optional parameters, 1 to 256 characters.",
@@ -174,7 +221,7 @@ public static class EventRules
                 nameof(NotificationEvent.TenantId));
         }
 
-        if (e.Source is not null && (e.Source.Length == 0 || !IsPlainText(e.Source) || !Uri.IsWellFormedUriString(e.Source, UriKind.RelativeOrAbsolute)))
+        if (e.Source is not null && !IsUriReference(e.Source))
         {
             throw new EventValidationException(
                 $"NotificationEvent.Source '{Truncate(e.Source)}' must be a non-empty URI reference (CloudEvents), such as 'https://api.shop.example' or '/orders', with no spaces, control characters, unpaired surrogates or Unicode noncharacters.",

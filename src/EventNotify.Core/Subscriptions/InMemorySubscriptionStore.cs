@@ -343,10 +343,7 @@ internal sealed class SubscriptionIndex
                 result.InsertRange(0, single);
             }
 
-            // A subscription listing overlapping patterns ('order.*' and 'order.paid') must appear once.
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            result.RemoveAll(s => !seen.Add(s.Id));
-            return result;
+            return Deduplicated(result);
 
             static void Add(Subscription[]? subs, ref Subscription[]? single, ref List<Subscription>? result, ref int sources)
             {
@@ -365,6 +362,17 @@ internal sealed class SubscriptionIndex
                 result ??= [];
                 result.AddRange(subs);
             }
+        }
+
+        /// <summary>
+        /// One listing overlapping patterns ('order.*' and 'order.paid') must appear once. A method of its own: a lambda
+        /// capturing a local of <see cref="Match"/> would allocate its closure on every call, fast path included.
+        /// </summary>
+        private static List<Subscription> Deduplicated(List<Subscription> result)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            result.RemoveAll(s => !seen.Add(s.Id));
+            return result;
         }
 
         public sealed class Builder
