@@ -60,7 +60,7 @@ internal sealed partial class EventNotifyEngine
         using var activity = StartActivity("eventnotify.publish", ActivityKind.Producer); // one span for the batch, the parent of its deliveries
         var prepared = events.Select((e, i) => e is null
             ? throw new EventValidationException($"events[{i}] is null: every element of the batch must be an event; nothing of the batch was accepted.", nameof(events))
-            : Prepare(e)).ToArray();
+            : PrepareInBatch(e, i)).ToArray();
         if (prepared.Length == 0)
         {
             return [];
@@ -125,6 +125,19 @@ internal sealed partial class EventNotifyEngine
         return receipts;
     }
 
+    /// <summary>As <see cref="Prepare"/>, with a refusal naming which event of the batch it is about.</summary>
+    private NotificationEvent PrepareInBatch(NotificationEvent e, int index)
+    {
+        try
+        {
+            return Prepare(e);
+        }
+        catch (EventValidationException ex)
+        {
+            throw new EventValidationException($"events[{index}] (id '{EventRules.Truncate(e.Id ?? "")}'): {ex.Message}", ex.ParamName ?? nameof(NotificationEvent));
+        }
+    }
+
     private NotificationEvent Prepare(NotificationEvent e)
     {
         if (e is not null)
@@ -165,22 +178,32 @@ internal sealed partial class EventNotifyEngine
     private NotificationEvent Own(NotificationEvent e)
     {
         var copyData = !e.OwnsData && e.Data.Length <= _options.MaxDataBytes;
-        var copyRecipients = e.Recipients is { Count: > 0 };
+        // Empty ones too, unless they are the shared immutable empties: the caller could fill its empty list later.
+        var copyRecipients = e.Recipients is not null and not Recipient[] { Length: 0 };
         var traceparent = Activity.Current is { } current && e.Extensions is { } extensions && !extensions.ContainsKey("traceparent") ? current.Id : null;
-        var copyExtensions = e.Extensions is { Count: > 0 } || traceparent is not null;
+        var copyExtensions = (e.Extensions is not null && !ReferenceEquals(e.Extensions, NotificationEvent.NoExtensions)) || traceparent is not null;
         if (!copyData && !copyRecipients && !copyExtensions && e.Source is not null && e.Time != default && e.Time.Offset == TimeSpan.Zero)
         {
             return e;
         }
 
         var owned = copyData ? e.Data.ToArray() : null;
-        Dictionary<string, string>? ownExtensions = null;
+        IReadOnlyDictionary<string, string>? ownExtensions = null;
         if (copyExtensions)
         {
-            ownExtensions = new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal);
-            if (traceparent is not null)
+            if (e.Extensions!.Count == 0 && traceparent is null)
             {
-                ownExtensions["traceparent"] = traceparent;
+                ownExtensions = NotificationEvent.NoExtensions;
+            }
+            else
+            {
+                var copy = new Dictionary<string, string>(e.Extensions, StringComparer.Ordinal);
+                if (traceparent is not null)
+                {
+                    copy["traceparent"] = traceparent;
+                }
+
+                ownExtensions = copy;
             }
         }
 
@@ -189,8 +212,8 @@ internal sealed partial class EventNotifyEngine
             Source = e.Source ?? _options.Source,
             // In UTC: a durable store keeps the instant, so every attempt's body says the time the same way.
             Time = e.Time == default ? _time.GetUtcNow() : e.Time.ToUniversalTime(),
-            Extensions = ownExtensions ?? e.Extensions,
-            Recipients = copyRecipients ? e.Recipients.ToArray() : e.Recipients,
+            Extensions = ownExtensions ?? e.Extensions!,
+            Recipients = copyRecipients ? (e.Recipients!.Count == 0 ? [] : e.Recipients.ToArray()) : e.Recipients!,
             Data = owned ?? e.Data,
             OwnedData = owned ?? e.OwnedData,
         };

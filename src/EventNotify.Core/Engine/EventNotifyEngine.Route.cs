@@ -91,11 +91,11 @@ internal sealed partial class EventNotifyEngine
 
         foreach (var r in e.Recipients)
         {
-            // A recipient repeated, or already reached by a matching subscription on the same channel and address, is
-            // not sent a second copy under another id (the receiver could not tell it was a duplicate). The
-            // subscription's delivery is the one kept: it carries the subscription's secrets and settings.
+            // A repeated recipient gets one delivery. One also reached by a matching subscription keeps its own: folding
+            // it into the subscription's would lose it if that subscription were disabled, removed or moved before the
+            // attempt (a trial found exactly that), and a recipient is promised the event whatever subscriptions say.
             var id = Delivery.ForRecipient(e.Id, r);
-            if (Array.FindIndex(deliveries, 0, n, d => d.Id == id || (d.Channel == r.Channel && d.Address == r.Address)) < 0)
+            if (Array.FindIndex(deliveries, 0, n, d => d.Id == id) < 0)
             {
                 deliveries[n++] = NewDelivery(e, null, r.Channel, r.Address, id, now, due, lease);
             }

@@ -121,7 +121,10 @@ public static class EventRules
             return true;
         }
 
-        if (source.Length == 0 || !IsPlainText(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute))
+        // RFC 3986 (IRIs too: non-ASCII is accepted as Uri reads it), fragments and relative references included; no
+        // white space, which a URI reference never holds (Uri would quietly escape it).
+        if (source.Length == 0 || !IsPlainText(source) || HasWhiteSpace(source)
+            || !Uri.TryCreate(source, UriKind.RelativeOrAbsolute, out _))
         {
             return false;
         }
@@ -143,14 +146,28 @@ public static class EventRules
             return true;
         }
 
+        // A media type, not a media range ('*/*', 'application/*'): the content has one type.
         if (string.IsNullOrWhiteSpace(contentType) || contentType.Length > 256 || HasControlCharacters(contentType)
-            || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
+            || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed) || parsed.MediaType is null || parsed.MediaType.Contains('*'))
         {
             return false;
         }
 
         t_validContentType = contentType;
         return true;
+    }
+
+    private static bool HasWhiteSpace(string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     internal static bool HasControlCharacters(ReadOnlySpan<char> value)

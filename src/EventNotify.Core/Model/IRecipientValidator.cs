@@ -9,7 +9,9 @@ namespace EventNotify;
 /// <remarks>
 /// Called on the publishing thread for every recipient of every published event, whatever its channel: return
 /// quickly, and return <see langword="null"/> for channels you do not know. The publish that carries a refused
-/// recipient throws an <see cref="EventValidationException"/> and nothing of the event is stored.
+/// recipient throws an <see cref="EventValidationException"/> and nothing of the event (nor of its
+/// <c>PublishManyAsync</c> batch) is stored. An exception thrown by a validator reaches the publisher as it is, with
+/// the same effect: nothing is stored.
 /// </remarks>
 public interface IRecipientValidator
 {

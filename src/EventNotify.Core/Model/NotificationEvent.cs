@@ -16,7 +16,7 @@ namespace EventNotify;
 [DebuggerDisplay("{Type,nq} {Id,nq}")]
 public sealed record NotificationEvent
 {
-    private static readonly IReadOnlyDictionary<string, string> NoExtensions = new Dictionary<string, string>(0);
+    internal static readonly IReadOnlyDictionary<string, string> NoExtensions = System.Collections.Frozen.FrozenDictionary<string, string>.Empty;
 
     /// <summary>
     /// The unique id of the event. Publishing the same id twice is idempotent. No <c>.</c>, no whitespace, at most

@@ -333,6 +333,27 @@ public sealed class FieldFindingTests
         notifier.Calls.Should().ContainSingle().Which.Address.Should().Be("checked-address");
     }
 
+    // Found by a regression trial: empty collections were kept by reference, so items added after the publish skipped
+    // validation (and with SQLite a retry's body differed from the first attempt's).
+    [Fact]
+    public async Task PublishAsync_EmptyRecipientListAndExtensionsFilledAfterPublish_DeliveredAsPublished()
+    {
+        var notifier = new RecordingNotifier();
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        var recipients = new List<Recipient>();
+        var extensions = new Dictionary<string, string>();
+        var e = NotificationEvent.FromJson("order.paid", "{}") with { Recipients = recipients, Extensions = extensions };
+
+        await host.Publisher.PublishAsync(e);
+        recipients.Add(new Recipient("test", "never-checked"));
+        extensions["id"] = "spoofed";
+
+        var stored = await host.Store.GetEventAsync(e.Id);
+        stored!.Recipients.Should().BeEmpty();
+        stored.Extensions.Should().NotContainKey("id");
+        notifier.Calls.Should().BeEmpty();
+    }
+
     [Fact]
     public async Task PublishAsync_AlreadyCancelledToken_ThrowsAndStoresNothing()
     {

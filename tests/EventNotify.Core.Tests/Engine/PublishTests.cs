@@ -122,30 +122,40 @@ public sealed class PublishTests
 
         var act = async () => await host.Publisher.PublishManyAsync([good, bad]);
 
-        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("Recipients[0].Address");
+        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("Recipients[0].Address").And.Contain($"events[1] (id '{bad.Id}')");
         (await host.Store.GetEventAsync(good.Id)).Should().BeNull();
     }
 
+    // A regression trial found the earlier fold (one delivery, the subscription's, for a recipient it also reached)
+    // losing the recipient's copy when the subscription was disabled before the attempt.
     [Fact]
-    public async Task PublishAsync_RecipientAlsoReachedBySubscription_DeliveredOnceUnderTheSubscription()
+    public async Task PublishAsync_RecipientAlsoReachedBySubscriptionThenDisabled_RecipientStillDelivered()
     {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
         var notifier = new RecordingNotifier();
-        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier));
+        await using var host = await EngineHost.StartAsync(b => b.AddNotifier(notifier), o => o.PollInterval = TimeSpan.FromMinutes(10), time);
         var subscription = await host.SubscribeAsync("test", "order.*");
         var e = NotificationEvent.FromJson("order.paid", "{}") with
         {
-            Recipients = [new Recipient("test", subscription.Address), new Recipient("test", "someone-else")],
+            NotBefore = time.GetUtcNow().AddMinutes(1),
+            Recipients = [new Recipient("test", subscription.Address)],
         };
 
         await host.Publisher.PublishAsync(e);
-        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 2);
-
-        notifier.Calls.Select(c => (c.Address, c.Subscription?.Id)).Should().BeEquivalentTo(new[]
+        await FluentActions.Awaiting(async () =>
         {
-            (subscription.Address, (string?)subscription.Id),
-            ("someone-else", (string?)null),
-        });
-        (await host.Store.CountDeliveriesAsync(new DeliveryQuery())).Should().Be(2);
+            while (await host.Store.CountDeliveriesAsync(new DeliveryQuery()) < 2)
+            {
+                await Task.Yield(); // routed (both deliveries stored, due in a minute) before the clock moves
+            }
+        }).Should().CompleteWithinAsync(TimeSpan.FromSeconds(10));
+        await host.Subscriptions.SetEnabledAsync(subscription.Id, false, "paused");
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        await host.Outcomes.WaitAsync(o => o.Latest.Count == 2);
+        host.Outcomes.Latest.Should().ContainSingle(d => d.SubscriptionId == null && d.Status == DeliveryStatus.Succeeded);
+        host.Outcomes.Latest.Should().ContainSingle(d => d.SubscriptionId == subscription.Id && d.Status == DeliveryStatus.Cancelled);
+        notifier.Calls.Should().ContainSingle().Which.Address.Should().Be(subscription.Address);
     }
 
     // Found by a CloudEvents trial: SQLite keeps the instant, so a retry's body said the time in UTC while the first

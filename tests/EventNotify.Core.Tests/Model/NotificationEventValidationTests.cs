@@ -184,6 +184,8 @@ public sealed class NotificationEventValidationTests
     [InlineData("json")]
     [InlineData("/json")]
     [InlineData("application/")]
+    [InlineData("*/*")] // a media range, not the type of some content
+    [InlineData("application/*")]
     public void Validate_BadDataContentType_ThrowsNamingIt(string? contentType)
     {
         var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { DataContentType = contentType?.Replace("\\r\\n", "\r\n", StringComparison.Ordinal)! });
@@ -279,6 +281,12 @@ public sealed class NotificationEventValidationTests
     [InlineData("https://api.shop.example")]
     [InlineData("/orders")]
     [InlineData("urn:eventnotify")]
+    [InlineData("#frag")] // found by a regression trial: relative references with a fragment were refused
+    [InlineData("/a#frag")]
+    [InlineData("/orders/ä")] // and IRIs, inconsistently
+    [InlineData("urn:x:😀")]
+    [InlineData("mailto:ops@shop.example")]
+    [InlineData("1-555-123-4567")]
     public void Validate_SourceUriReference_Passes(string source)
     {
         var act = () => Validate(NotificationEvent.FromJson("order.paid", "{}") with { Source = source });
