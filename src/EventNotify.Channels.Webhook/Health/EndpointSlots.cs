@@ -161,6 +161,6 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         public long AverageTicks;
 
         /// <summary>How many attempts have given their slot back (the average counts from <see cref="TrustedAfter"/> on).</summary>
-        public int Answers;
+        public long Answers; // long: a busy host passes int.MaxValue answers in weeks
     }
 }
