@@ -71,7 +71,9 @@ public sealed record Delivery
     /// For an event id made by <see cref="NotificationEvent.NewId"/> (the default) it is <c>dlv_</c>, the event's
     /// 128-bit UUID in 26 base32 characters, then 16 base32 characters of a SHA-256 hash of the subscription id,
     /// computed once per subscription: no hashing per event, distinct events never share an id, and ids sort by the
-    /// event's creation time. For any other event id it is the 30-character form of <see cref="CreateId(string, string)"/>.
+    /// event's creation time. For any other event id it is 30 characters: <c>dlv_</c> + 26 base32 characters of a
+    /// SHA-256 hash of the event id and <c>s:</c> + the subscription id (not the same as
+    /// <see cref="CreateId(string, string)"/> with the subscription id as target: compute it with this method).
     /// </summary>
     public static string ForSubscription(string eventId, string subscriptionId)
     {

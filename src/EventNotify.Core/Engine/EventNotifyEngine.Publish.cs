@@ -134,7 +134,15 @@ internal sealed partial class EventNotifyEngine
         }
         catch (EventValidationException ex)
         {
-            throw new EventValidationException($"events[{index}] (id '{EventRules.Truncate(e.Id ?? "")}'): {ex.Message}", ex.ParamName ?? nameof(NotificationEvent));
+            // Message without ArgumentException's " (Parameter '...')" suffix, which the new exception adds again.
+            var message = ex.Message;
+            var suffix = $" (Parameter '{ex.ParamName}')";
+            if (message.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                message = message[..^suffix.Length];
+            }
+
+            throw new EventValidationException($"events[{index}] (id '{EventRules.Truncate(e.Id ?? "")}'): {message}", ex.ParamName ?? nameof(NotificationEvent));
         }
     }
 

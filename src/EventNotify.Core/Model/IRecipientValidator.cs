@@ -2,9 +2,10 @@ namespace EventNotify;
 
 /// <summary>
 /// Checks an event's explicit <see cref="NotificationEvent.Recipients"/> when the event is published, so an address
-/// the channel could never deliver to is refused at once, naming the recipient, instead of becoming a dead letter at
-/// its first attempt. Channel packages register one for their channel (the webhook channel checks the URL with its
-/// SSRF guard); register your own with <c>services.AddSingleton&lt;IRecipientValidator, MyValidator&gt;()</c>.
+/// the channel can tell it could never deliver to is refused at once, naming the recipient, instead of becoming a dead
+/// letter at its first attempt. Channel packages register one for their channel (the webhook channel checks the URL
+/// with its SSRF guard, without a name lookup: a host name resolving to a forbidden address is still only refused when
+/// connecting); register your own with <c>services.AddSingleton&lt;IRecipientValidator, MyValidator&gt;()</c>.
 /// </summary>
 /// <remarks>
 /// Called on the publishing thread for every recipient of every published event, whatever its channel: return

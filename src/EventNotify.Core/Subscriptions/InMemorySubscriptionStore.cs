@@ -3,8 +3,9 @@ using System.Collections.Frozen;
 namespace EventNotify;
 
 /// <summary>
-/// A thread-safe in-memory <see cref="ISubscriptionStore"/>. Reads are lock-free: by id from a concurrent dictionary,
-/// matching over an immutable index by tenant and pattern, rebuilt on the first match after a change. Matching costs a
+/// A thread-safe in-memory <see cref="ISubscriptionStore"/>. Reads by id (from a concurrent dictionary) and matching
+/// (over an immutable index by tenant and pattern) take no lock, except the first match after a change, which rebuilds
+/// the index under the write lock; <see cref="ListAsync"/> takes that lock for a consistent list. Matching costs a
 /// few dictionary look-ups (one per segment of the event type, for the event's tenant and for subscriptions of no
 /// tenant), however many subscriptions and tenants there are.
 /// </summary>

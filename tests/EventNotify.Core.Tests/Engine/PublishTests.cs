@@ -122,7 +122,9 @@ public sealed class PublishTests
 
         var act = async () => await host.Publisher.PublishManyAsync([good, bad]);
 
-        (await act.Should().ThrowAsync<EventValidationException>()).Which.Message.Should().Contain("Recipients[0].Address").And.Contain($"events[1] (id '{bad.Id}')");
+        var thrown = (await act.Should().ThrowAsync<EventValidationException>()).Which;
+        thrown.Message.Should().Contain("Recipients[0].Address").And.Contain($"events[1] (id '{bad.Id}')");
+        thrown.Message.Split("(Parameter").Should().HaveCount(2, "the parameter is named once");
         (await host.Store.GetEventAsync(good.Id)).Should().BeNull();
     }
 
