@@ -179,7 +179,7 @@ internal sealed class WebhookNotifier : INotifier
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
                 $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port), and at its pace none frees up soon: not attempted.",
-                EndpointSlots.BusyDelay);
+                _slots.DeferralFor(endpoint));
         }
 
         DeliveryResult result;

@@ -65,8 +65,9 @@ public sealed class WebhookOptions
     /// The most attempts in flight at once to one host and port (every URL on it: a server that hangs hangs all its
     /// paths), so a receiver that hangs holds only part of the channel's workers and deliveries to other receivers go
     /// on. A delivery that finds its host at the cap waits for a slot (up to a second) only while the host's recent answer
-    /// times promise one within 50 ms; otherwise, or if the host stays that busy, it is deferred for two seconds (not
-    /// counted as an attempt) and its worker goes on with other receivers' deliveries.
+    /// times promise one within 50 ms; otherwise, or if the host stays that busy, it is deferred (not counted as an
+    /// attempt) to a turn of its own at the host's pace, at least a second later, and its worker goes on with other
+    /// receivers' deliveries.
     /// A receiver that needs more than a second per answer is therefore held to this many at once: raise it (with the
     /// channel's <c>Concurrency</c>) for a known slow or high-volume host. The default value is <see langword="null"/>: half of the webhook
     /// channel's workers (<c>EventNotifyOptions.Channel("webhook").Concurrency</c>, else

@@ -105,6 +105,40 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     }
 
     /// <summary>
+    /// How long to put off a delivery <see cref="EnterAsync"/> turned away. At an endpoint whose pace is known, each such
+    /// delivery gets a turn of its own: one slot's share of the average answer time after the previous one, starting a
+    /// second from now (the shortest deferral). Put off by the same two seconds, a backlog came back all at once, a few
+    /// deliveries got slots, the rest were put off together again, and the slots stood idle between the steps (a trial
+    /// drained 200 deliveries to a 50 ms receiver in 27 s, about 7 a second). A saturated endpoint, or one whose pace is
+    /// not known yet, gets <see cref="BusyDelay"/>.
+    /// </summary>
+    public TimeSpan DeferralFor(string endpoint)
+    {
+        var gate = GateOf(endpoint);
+        var average = Volatile.Read(ref gate.AverageTicks);
+        if (Volatile.Read(ref gate.Saturated) || Volatile.Read(ref gate.Answers) < Limit + TrustedAfter || average <= 0)
+        {
+            return BusyDelay;
+        }
+
+        var interval = Math.Max(1, average / Limit);
+        var now = time.GetUtcNow().UtcTicks;
+        var earliest = now + FirstTurn.Ticks;
+        long current, next;
+        do
+        {
+            current = Volatile.Read(ref gate.NextTurnTicks);
+            next = Math.Max(current, earliest) + interval;
+        }
+        while (Interlocked.CompareExchange(ref gate.NextTurnTicks, next, current) != current);
+
+        return TimeSpan.FromTicks(next - now);
+    }
+
+    /// <summary>The earliest turn <see cref="DeferralFor"/> gives: the engine's shortest deferral.</summary>
+    public static readonly TimeSpan FirstTurn = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Gives back the slot taken by <see cref="EnterAsync"/> after <paramref name="held"/>: the endpoint answered (or
     /// failed), so it is no longer saturated, and the time joins its average answer time.
     /// </summary>
@@ -159,6 +193,9 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
 
         /// <summary>The moving average of how long an attempt held a slot, in ticks; 0 until the first answer.</summary>
         public long AverageTicks;
+
+        /// <summary>The last turn <see cref="DeferralFor"/> gave out, in UTC ticks.</summary>
+        public long NextTurnTicks;
 
         /// <summary>How many attempts have given their slot back (the average counts from <see cref="TrustedAfter"/> on).</summary>
         public long Answers; // long: a busy host passes int.MaxValue answers in weeks

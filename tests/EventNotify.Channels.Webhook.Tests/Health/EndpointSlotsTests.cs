@@ -125,6 +125,39 @@ public sealed class EndpointSlotsTests
         waiting.IsCompleted.Should().BeFalse("judged by its answers since the first wave, the endpoint is fast");
     }
 
+    // Found by a new-user trial: every busy deferral was the same 2 s, so a backlog came back at once, a few got slots,
+    // the rest were deferred together again, and the slots stood idle in between (200 deliveries to a 50 ms receiver
+    // took 27 s). Each deferral now gets a turn of its own at the endpoint's pace.
+    [Fact]
+    public async Task DeferralFor_EndpointOfKnownPace_GivesEachDeliveryItsOwnTurnFromASecondOn()
+    {
+        var slots = new EndpointSlots(8, _time);
+        await AnswerAsync(slots, 8 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(200)); // a slot every 25 ms
+
+        var turns = Enumerable.Range(0, 4).Select(_ => slots.DeferralFor(Endpoint)).ToArray();
+
+        turns.Should().Equal(
+            TimeSpan.FromMilliseconds(1025), TimeSpan.FromMilliseconds(1050), TimeSpan.FromMilliseconds(1075), TimeSpan.FromMilliseconds(1100));
+        _time.Advance(TimeSpan.FromSeconds(5)); // the turns given out are past: the next starts a second from now again
+        slots.DeferralFor(Endpoint).Should().Be(TimeSpan.FromMilliseconds(1025));
+    }
+
+    [Fact]
+    public async Task DeferralFor_PaceNotKnownOrSaturated_TwoSeconds()
+    {
+        var slots = new EndpointSlots(1, _time);
+        slots.DeferralFor(Endpoint).Should().Be(EndpointSlots.BusyDelay, "no answers yet");
+
+        await AnswerAsync(slots, 1 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(1)); // fast: a delivery may wait
+        var held = await slots.EnterAsync(Endpoint, default);
+        var waiting = slots.EnterAsync(Endpoint, default).AsTask();
+        _time.Advance(EndpointSlots.SlotWait);
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Should().BeNull();
+
+        slots.DeferralFor(Endpoint).Should().Be(EndpointSlots.BusyDelay, "a saturated endpoint's pace says nothing about when it answers");
+        EndpointSlots.Release(held!, TimeSpan.Zero);
+    }
+
     /// <summary>Makes <paramref name="count"/> attempts that each hold a slot for <paramref name="held"/>.</summary>
     private static async Task AnswerAsync(EndpointSlots slots, int count, TimeSpan held)
     {
