@@ -73,7 +73,8 @@ internal sealed class EndpointGuard
 
         if (!_options.AllowPrivateNetworks && IsLocalHostName(host))
         {
-            return $"the host '{host}' is loopback (localhost names){PrivateHint}.";
+            // Refused by name, before any lookup: no AllowedNetworks entry can let it through, so the hint says so.
+            return $"the host '{host}' is loopback (localhost names, refused whatever WebhookOptions.AllowedNetworks lists: use the address, e.g. 127.0.0.1 with \"127.0.0.1/32\" in AllowedNetworks, or set WebhookOptions.AllowPrivateNetworks).";
         }
 
         return null;

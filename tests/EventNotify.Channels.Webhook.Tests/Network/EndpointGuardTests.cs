@@ -67,6 +67,16 @@ public sealed class EndpointGuardTests
         refusal.Should().NotBeNull().And.Contain(rule);
     }
 
+    // Found by a new-user trial: the hint said to list the network in AllowedNetworks, which can never allow a name.
+    [Fact]
+    public void CheckUrl_LocalhostWithLoopbackListed_StillRefusedWithAHintThatWorks()
+    {
+        var guard = Guard(o => o.AllowedNetworks.Add("127.0.0.0/8"));
+
+        guard.CheckUrl("http://localhost:5300/hook", out _).Should().Contain("whatever WebhookOptions.AllowedNetworks lists").And.Contain("127.0.0.1");
+        guard.CheckUrl("http://127.0.0.1:5300/hook", out _).Should().BeNull("the address is in a listed network");
+    }
+
     [Theory]
     [MemberData(nameof(RefusedUrls))]
     public void CheckUrl_NonPublicAddress_RefusalSaysHowToAllowLocalDevelopment(string url, string rule)
