@@ -226,7 +226,7 @@ internal sealed class WebhookNotifier : INotifier
             if (opened)
             {
                 _metrics.CircuitOpened();
-                Log.CircuitOpened(_logger, notification.Subscription?.Id, endpoint, _health.Check(circuit).Failures);
+                Log.CircuitOpened(_logger, notification.Subscription?.Id, endpoint, _health.Failures(circuit));
             }
         }
 

@@ -7,8 +7,11 @@ namespace EventNotify.Webhooks;
 /// Tracks failures per endpoint URL (one subscriber's hooks on a shared host such as a SaaS integration platform
 /// must not trip another's). After <see cref="WebhookOptions.CircuitBreakerThreshold"/>
 /// consecutive failures the endpoint's circuit opens for <see cref="WebhookOptions.CircuitBreakDuration"/>: attempts
-/// to it fail at once without connecting, so a dead endpoint does not hold the channel's workers. When the circuit
-/// closes again the next attempt goes out; one more failure reopens it. An endpoint failing without a single success
+/// to it fail at once without connecting, so a dead endpoint does not hold the channel's workers. When the break ends
+/// the circuit is half-open: one attempt goes out as a probe while the others are put off (for a second at a time,
+/// until the probe answers or <see cref="WebhookOptions.Timeout"/> passes); the probe's success closes the circuit, its
+/// failure reopens it. (Every delivery put off during the break went out at once when it ended, each using up an
+/// attempt against an endpoint that was most likely still down.) An endpoint failing without a single success
 /// for <see cref="WebhookOptions.DisableAfter"/> is reported as given up. Deterministic: all time comes from the
 /// <see cref="TimeProvider"/>.
 /// </summary>
@@ -34,10 +37,32 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
         var now = time.GetUtcNow();
         lock (state)
         {
-            var open = state.OpenUntil > now;
-            return new EndpointCheck(open, open ? state.OpenUntil - now : TimeSpan.Zero, state.Failures, now - state.FailingSince >= _options.DisableAfter);
+            var giveUp = now - state.FailingSince >= _options.DisableAfter;
+            if (state.OpenUntil > now)
+            {
+                return new EndpointCheck(true, state.OpenUntil - now, state.Failures, giveUp);
+            }
+
+            if (state.OpenUntil != default && state.ProbeUntil > now)
+            {
+                // Half-open with a probe out: wait for its answer rather than pile onto a likely dead endpoint.
+                return new EndpointCheck(true, ProbeWait, state.Failures, giveUp);
+            }
+
+            if (state.OpenUntil != default)
+            {
+                state.ProbeUntil = now + _options.Timeout; // this attempt is the probe
+            }
+
+            return new EndpointCheck(false, TimeSpan.Zero, state.Failures, giveUp);
         }
     }
+
+    /// <summary>How long an attempt is put off while a half-open circuit's probe is out: the shortest deferral.</summary>
+    public static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>The consecutive failures of <paramref name="endpoint"/> (for log lines; unlike <see cref="Check"/> it never starts a probe).</summary>
+    public int Failures(string endpoint) => _failing.TryGetValue(endpoint, out var state) ? state.Failures : 0;
 
     /// <summary>Forgets past failures of <paramref name="endpoint"/>; returns whether it had been failing.</summary>
     public bool RecordSuccess(string endpoint) =>
@@ -57,6 +82,7 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
             {
                 opened = state.OpenUntil <= now;
                 state.OpenUntil = now + _options.CircuitBreakDuration;
+                state.ProbeUntil = default; // a failed probe: the next break ends in another
             }
 
             return (opened, now - state.FailingSince >= _options.DisableAfter);
@@ -79,6 +105,9 @@ internal sealed class EndpointHealth(IOptions<WebhookOptions> options, TimeProvi
         public int Failures { get; set; }
 
         public DateTimeOffset OpenUntil { get; set; }
+
+        /// <summary>While a half-open circuit's probe may still answer: until then no other attempt goes out.</summary>
+        public DateTimeOffset ProbeUntil { get; set; }
     }
 }
 

@@ -66,6 +66,70 @@ public sealed class EndpointHealthTests
         health.Check(Endpoint).IsOpen.Should().BeTrue();
     }
 
+    // Found by a new-user trial: when the break ended, every delivery put off during it went out in the same
+    // millisecond to an endpoint still down, each using up an attempt.
+    [Fact]
+    public void Check_BreakOver_OneProbeGoesOutTheRestWaitForIt()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+
+        var probe = health.Check(Endpoint);
+        var second = health.Check(Endpoint);
+
+        probe.IsOpen.Should().BeFalse("the first attempt after the break is the probe");
+        second.IsOpen.Should().BeTrue("the others wait for the probe's answer");
+        second.OpenFor.Should().Be(EndpointHealth.ProbeWait);
+        health.Failures(Endpoint).Should().Be(2, "reading the count starts no probe");
+    }
+
+    [Fact]
+    public void Check_ProbeFails_ReopensForABreak()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        health.Check(Endpoint).IsOpen.Should().BeFalse();
+
+        health.RecordFailure(Endpoint);
+
+        health.Check(Endpoint).OpenFor.Should().Be(TimeSpan.FromSeconds(30));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        health.Check(Endpoint).IsOpen.Should().BeFalse("the next break ends in another probe");
+    }
+
+    [Fact]
+    public void Check_ProbeSucceeds_ClosesForEveryone()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        health.Check(Endpoint);
+
+        health.RecordSuccess(Endpoint).Should().BeTrue();
+
+        health.Check(Endpoint).IsOpen.Should().BeFalse();
+        health.Check(Endpoint).IsOpen.Should().BeFalse();
+    }
+
+    [Fact]
+    public void Check_ProbeNeverAnswers_AnotherProbeAfterTheTimeout()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        health.Check(Endpoint);
+
+        _time.Advance(new WebhookOptions().Timeout);
+
+        health.Check(Endpoint).IsOpen.Should().BeFalse("the probe is presumed lost after WebhookOptions.Timeout");
+    }
+
     [Fact]
     public void RecordSuccess_AfterFailures_ForgetsThem()
     {
