@@ -176,13 +176,18 @@ internal sealed class WebhookNotifier : INotifier
         var slot = await _slots.EnterAsync(endpoint, cancellationToken).ConfigureAwait(false);
         if (slot is null)
         {
+            if (health.IsProbe)
+            {
+                _health.AbandonProbe(circuit); // never sent: the next attempt probes instead
+            }
+
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
                 $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port), and at its pace none frees up soon: not attempted.",
                 _slots.DeferralFor(endpoint));
         }
 
-        DeliveryResult result;
+        DeliveryResult result = default;
         var slotTaken = _time.GetTimestamp();
         try
         {
@@ -192,10 +197,15 @@ internal sealed class WebhookNotifier : INotifier
         }
         finally
         {
-            EndpointSlots.Release(slot, _time.GetElapsedTime(slotTaken));
+            EndpointSlots.Release(slot, _time.GetElapsedTime(slotTaken), answered: result.StatusCode is not null);
         }
 
-        if (result.IsSuccess)
+        if (result.Outcome == AttemptOutcome.PermanentFailure && result.StatusCode is not null)
+        {
+            // An answer not worth retrying (410 Gone): the endpoint is up, so its circuit closes and a probe is over.
+            _health.RecordSuccess(circuit);
+        }
+        else if (result.IsSuccess)
         {
             var wasFailing = _health.RecordSuccess(circuit);
             if (notification.Subscription is { } recovered && (recovered.FailingSince is not null || wasFailing))

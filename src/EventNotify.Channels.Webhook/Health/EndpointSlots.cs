@@ -129,6 +129,13 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         {
             current = Volatile.Read(ref gate.NextTurnTicks);
             next = Math.Max(current, earliest) + interval;
+            if (next - now > MaxTurnAhead.Ticks)
+            {
+                // Turns are never pulled forward: ones far ahead at a slow pace would stay late after the host sped up
+                // (a trial: a 5 s slow spell cost 30 s). Beyond the horizon a delivery comes back then and gets a turn
+                // at the pace of that moment.
+                return MaxTurnAhead;
+            }
         }
         while (Interlocked.CompareExchange(ref gate.NextTurnTicks, next, current) != current);
 
@@ -138,12 +145,25 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     /// <summary>The earliest turn <see cref="DeferralFor"/> gives: the engine's shortest deferral.</summary>
     public static readonly TimeSpan FirstTurn = TimeSpan.FromSeconds(1);
 
+    /// <summary>The furthest turn <see cref="DeferralFor"/> gives out; later deliveries come back then and queue again.</summary>
+    public static readonly TimeSpan MaxTurnAhead = TimeSpan.FromSeconds(10);
+
     /// <summary>
-    /// Gives back the slot taken by <see cref="EnterAsync"/> after <paramref name="held"/>: the endpoint answered (or
-    /// failed), so it is no longer saturated, and the time joins its average answer time.
+    /// Gives back the slot taken by <see cref="EnterAsync"/> after <paramref name="held"/>: the attempt is over, so the
+    /// endpoint is no longer saturated; when the endpoint <paramref name="answered"/> (an HTTP status), the time joins its
+    /// average answer time.
     /// </summary>
-    public static void Release(Gate gate, TimeSpan held)
+    public static void Release(Gate gate, TimeSpan held, bool answered = true)
     {
+        if (!answered)
+        {
+            // A timeout or a refused connection says nothing about how fast the host answers (a trial: one 15 s timeout
+            // spaced a whole backlog's turns for an instant receiver 70 ms apart).
+            Volatile.Write(ref gate.Saturated, false);
+            gate.Semaphore.Release();
+            return;
+        }
+
         // The first wave of answers (one per slot) carries connection set-up and warm-up: not counted. Then the mean of
         // the next few, then a moving average in which each answer weighs a quarter. Racy updates lose a sample at worst.
         var counted = Interlocked.Increment(ref gate.Answers) - gate.Limit;

@@ -85,6 +85,25 @@ public sealed class EndpointHealthTests
         health.Failures(Endpoint).Should().Be(2, "reading the count starts no probe");
     }
 
+    // Found by a trial of the half-open circuit: a probe turned away as busy never answered, and the URL waited a
+    // whole Timeout for it, again and again.
+    [Fact]
+    public void AbandonProbe_ProbeNeverSent_NextAttemptProbesAtOnce()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        health.Check(Endpoint).IsProbe.Should().BeTrue();
+
+        health.AbandonProbe(Endpoint);
+
+        var next = health.Check(Endpoint);
+        next.IsOpen.Should().BeFalse();
+        next.IsProbe.Should().BeTrue();
+        health.Check(Endpoint).IsOpen.Should().BeTrue("one probe at a time");
+    }
+
     [Fact]
     public void Check_ProbeFails_ReopensForABreak()
     {

@@ -142,6 +142,31 @@ public sealed class EndpointSlotsTests
         slots.DeferralFor(Endpoint).Should().Be(TimeSpan.FromMilliseconds(1025));
     }
 
+    // Found by a trial of the turns: turns far ahead at a slow pace stayed late after the host sped up, and a timeout
+    // counted as an answer time spaced a whole backlog's turns for an instant receiver.
+    [Fact]
+    public async Task DeferralFor_BacklogBeyondTheHorizon_ComesBackThenInsteadOfFurtherAhead()
+    {
+        var slots = new EndpointSlots(8, _time);
+        await AnswerAsync(slots, 8 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(800)); // a slot every 100 ms
+
+        var turns = Enumerable.Range(0, 200).Select(_ => slots.DeferralFor(Endpoint)).ToArray();
+
+        turns.Max().Should().Be(EndpointSlots.MaxTurnAhead);
+        turns.Count(t => t < EndpointSlots.MaxTurnAhead).Should().Be(89, "1.1 s to 9.9 s, a turn every 100 ms");
+    }
+
+    [Fact]
+    public async Task Release_NotAnswered_LeavesThePaceAlone()
+    {
+        var slots = new EndpointSlots(8, _time);
+        await AnswerAsync(slots, 8 + EndpointSlots.TrustedAfter, TimeSpan.FromMilliseconds(8)); // a slot every 1 ms
+
+        EndpointSlots.Release((await slots.EnterAsync(Endpoint, default))!, TimeSpan.FromSeconds(15), answered: false);
+
+        slots.DeferralFor(Endpoint).Should().Be(TimeSpan.FromMilliseconds(1001), "the timeout is not the host's answer time");
+    }
+
     [Fact]
     public async Task DeferralFor_PaceNotKnownOrSaturated_TwoSeconds()
     {
