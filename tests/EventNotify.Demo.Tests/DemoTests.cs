@@ -33,10 +33,7 @@ public sealed class DemoTests
         }
         finally
         {
-            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
-            {
-                File.Delete(f);
-            }
+            DeleteDatabase(db);
         }
     }
 
@@ -58,10 +55,7 @@ public sealed class DemoTests
         }
         finally
         {
-            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
-            {
-                File.Delete(f);
-            }
+            DeleteDatabase(db);
         }
     }
 
@@ -217,10 +211,7 @@ public sealed class DemoTests
         }
         finally
         {
-            foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
-            {
-                File.Delete(f);
-            }
+            DeleteDatabase(db);
         }
     }
 
@@ -349,5 +340,14 @@ public sealed class DemoTests
     public void TypeFromPath_GitHubLayout_GivesEventDotAction(string path, string expected)
     {
         DemoEvents.TypeFromPath(path).Should().Be(expected);
+    }
+
+    /// <summary>Deletes a test's SQLite file and its companions (-wal, -shm, .lock).</summary>
+    private static void DeleteDatabase(string db)
+    {
+        foreach (var f in Directory.EnumerateFiles(Path.GetDirectoryName(db)!, Path.GetFileName(db) + "*"))
+        {
+            File.Delete(f);
+        }
     }
 }

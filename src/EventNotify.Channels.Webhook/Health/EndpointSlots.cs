@@ -155,19 +155,11 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     /// </summary>
     public static void Release(Gate gate, TimeSpan held, bool answered = true)
     {
-        if (!answered)
-        {
-            // A timeout or a refused connection says nothing about how fast the host answers (a trial: one 15 s timeout
-            // spaced a whole backlog's turns for an instant receiver 70 ms apart).
-            Volatile.Write(ref gate.Saturated, false);
-            gate.Semaphore.Release();
-            return;
-        }
-
-        // The first wave of answers (one per slot) carries connection set-up and warm-up: not counted. Then the mean of
-        // the next few, then a moving average in which each answer weighs a quarter. Racy updates lose a sample at worst.
-        var counted = Interlocked.Increment(ref gate.Answers) - gate.Limit;
-        if (counted > 0)
+        // Only answers feed the pace: a timeout or a refused connection says nothing about how fast the host answers (a
+        // trial: one 15 s timeout spaced a whole backlog's turns for an instant receiver 70 ms apart). The first wave of
+        // answers (one per slot) carries connection set-up and warm-up: not counted either. Then the mean of the next
+        // few, then a moving average in which each answer weighs a quarter. Racy updates lose a sample at worst.
+        if (answered && Interlocked.Increment(ref gate.Answers) - gate.Limit is var counted and > 0)
         {
             var average = Volatile.Read(ref gate.AverageTicks);
             Volatile.Write(ref gate.AverageTicks, average + ((held.Ticks - average) / Math.Min(counted, TrustedAfter)));

@@ -552,21 +552,8 @@ public sealed class WebhookDeliveryTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var host = await TestWebhooks.StartAsync();
-        var e = TestWebhooks.OrderPaid() with { Source = "urn:test", Time = DateTimeOffset.UtcNow };
-        var now = DateTimeOffset.UtcNow;
-
         // A recipient delivery already in the store (made before the publish-time check, or by another version).
-        await host.Store.AppendRoutedAsync(e, [new EventNotify.Delivery
-        {
-            Id = EventNotify.Delivery.CreateId(e.Id, "r:webhook:" + receiver.Url),
-            EventId = e.Id,
-            EventType = e.Type,
-            Channel = "webhook",
-            Address = receiver.Url,
-            Status = DeliveryStatus.Pending,
-            CreatedAt = now,
-            NextAttemptAt = now,
-        }]);
+        await host.StoreDueRecipientDeliveriesAsync(receiver.Url);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
         var attempt = host.Outcomes.Attempts.Single();

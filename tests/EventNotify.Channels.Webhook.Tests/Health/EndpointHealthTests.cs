@@ -17,6 +17,16 @@ public sealed class EndpointHealthTests
         }),
         _time);
 
+    /// <summary>A health whose circuit opened (2 failures, 30 s break) and whose break has just ended: half-open.</summary>
+    private EndpointHealth BreakJustOver()
+    {
+        var health = Health(threshold: 2, breakSeconds: 30);
+        health.RecordFailure(Endpoint);
+        health.RecordFailure(Endpoint);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        return health;
+    }
+
     [Fact]
     public void Check_UnknownEndpoint_Closed()
     {
@@ -71,10 +81,7 @@ public sealed class EndpointHealthTests
     [Fact]
     public void Check_BreakOver_OneProbeGoesOutTheRestWaitForIt()
     {
-        var health = Health(threshold: 2, breakSeconds: 30);
-        health.RecordFailure(Endpoint);
-        health.RecordFailure(Endpoint);
-        _time.Advance(TimeSpan.FromSeconds(30));
+        var health = BreakJustOver();
 
         var probe = health.Check(Endpoint);
         var second = health.Check(Endpoint);
@@ -90,10 +97,7 @@ public sealed class EndpointHealthTests
     [Fact]
     public void AbandonProbe_ProbeNeverSent_NextAttemptProbesAtOnce()
     {
-        var health = Health(threshold: 2, breakSeconds: 30);
-        health.RecordFailure(Endpoint);
-        health.RecordFailure(Endpoint);
-        _time.Advance(TimeSpan.FromSeconds(30));
+        var health = BreakJustOver();
         health.Check(Endpoint).IsProbe.Should().BeTrue();
 
         health.AbandonProbe(Endpoint);
@@ -107,10 +111,7 @@ public sealed class EndpointHealthTests
     [Fact]
     public void Check_ProbeFails_ReopensForABreak()
     {
-        var health = Health(threshold: 2, breakSeconds: 30);
-        health.RecordFailure(Endpoint);
-        health.RecordFailure(Endpoint);
-        _time.Advance(TimeSpan.FromSeconds(30));
+        var health = BreakJustOver();
         health.Check(Endpoint).IsOpen.Should().BeFalse();
 
         health.RecordFailure(Endpoint);
@@ -123,10 +124,7 @@ public sealed class EndpointHealthTests
     [Fact]
     public void Check_ProbeSucceeds_ClosesForEveryone()
     {
-        var health = Health(threshold: 2, breakSeconds: 30);
-        health.RecordFailure(Endpoint);
-        health.RecordFailure(Endpoint);
-        _time.Advance(TimeSpan.FromSeconds(30));
+        var health = BreakJustOver();
         health.Check(Endpoint);
 
         health.RecordSuccess(Endpoint).Should().BeTrue();
@@ -138,10 +136,7 @@ public sealed class EndpointHealthTests
     [Fact]
     public void Check_ProbeNeverAnswers_AnotherProbeAfterTheTimeout()
     {
-        var health = Health(threshold: 2, breakSeconds: 30);
-        health.RecordFailure(Endpoint);
-        health.RecordFailure(Endpoint);
-        _time.Advance(TimeSpan.FromSeconds(30));
+        var health = BreakJustOver();
         health.Check(Endpoint);
 
         _time.Advance(new WebhookOptions().Timeout);

@@ -47,6 +47,28 @@ public static class TestWebhooks
     public static Task<string> FirstDisabledAsync(this EngineHost host) =>
         ((SignallingSubscriptionStore)host.Subscriptions).FirstDisabled.WaitAsync(TimeSpan.FromSeconds(30));
 
+    /// <summary>
+    /// Stores an event with one due, unleased explicit-recipient webhook delivery per URL, as a delivery made before the
+    /// publish-time checks (or by another version) would be; the scheduler finds them on its next poll.
+    /// </summary>
+    public static async Task StoreDueRecipientDeliveriesAsync(this EngineHost host, params string[] urls)
+    {
+        var e = OrderPaid() with { Source = "urn:test", Time = DateTimeOffset.UtcNow };
+        var now = DateTimeOffset.UtcNow;
+        var deliveries = urls.Select(u => new EventNotify.Delivery
+        {
+            Id = EventNotify.Delivery.CreateId(e.Id, "r:webhook:" + u),
+            EventId = e.Id,
+            EventType = e.Type,
+            Channel = "webhook",
+            Address = u,
+            Status = DeliveryStatus.Pending,
+            CreatedAt = now,
+            NextAttemptAt = now,
+        }).ToArray();
+        (await host.Store.AppendRoutedAsync(e, deliveries)).Should().BeTrue();
+    }
+
     public static NotificationEvent OrderPaid(int orderId = 42) =>
         NotificationEvent.FromJson("order.paid", $$"""{"orderId": {{orderId}}, "amount": 19.99}""");
 }

@@ -176,7 +176,7 @@ public sealed class SsrfGuardEndToEndTests
         ];
         await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
 
-        await StoreDueDeliveriesAsync(host, urls);
+        await host.StoreDueRecipientDeliveriesAsync(urls);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, urls.Length, Wait);
         host.Outcomes.Attempts.Should().HaveCount(urls.Length).And.AllSatisfy(a =>
@@ -193,30 +193,11 @@ public sealed class SsrfGuardEndToEndTests
         await using var host = await StartGuardedAsync(w => w.RequireSignature = false);
         using var refusals = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.RefusalsName);
 
-        await StoreDueDeliveriesAsync(host, ["http://10.0.0.5/"]);
+        await host.StoreDueRecipientDeliveriesAsync(["http://10.0.0.5/"]);
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
         refusals.GetMeasurementSnapshot().Should().ContainSingle()
             .Which.Tags.Should().Contain(new KeyValuePair<string, object?>("reason", "ssrf"));
-    }
-
-    /// <summary>Stores an event with one due, unleased webhook delivery per URL, as the scheduler finds them on its next poll.</summary>
-    private static async Task StoreDueDeliveriesAsync(EngineHost host, string[] urls)
-    {
-        var e = TestWebhooks.OrderPaid() with { Source = "urn:test", Time = DateTimeOffset.UtcNow };
-        var now = DateTimeOffset.UtcNow;
-        var deliveries = urls.Select(u => new EventNotify.Delivery
-        {
-            Id = EventNotify.Delivery.CreateId(e.Id, "r:webhook:" + u),
-            EventId = e.Id,
-            EventType = e.Type,
-            Channel = "webhook",
-            Address = u,
-            Status = DeliveryStatus.Pending,
-            CreatedAt = now,
-            NextAttemptAt = now,
-        }).ToArray();
-        (await host.Store.AppendRoutedAsync(e, deliveries)).Should().BeTrue();
     }
 
     [Fact]
