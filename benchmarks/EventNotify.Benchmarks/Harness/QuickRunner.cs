@@ -73,7 +73,7 @@ internal static class QuickRunner
 
                 // CPU time per event is less disturbed by other processes on a shared machine than wall-clock rate.
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds, JIT {m.JitTime.TotalMilliseconds:0} ms for {m.JitMethods} methods in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
+                    $"#   {name}: {Median(m.Cpu):0.00} us CPU/event, {Median(m.WorkItems):0.00} thread-pool work items/event, {Median(m.Contentions):0.000} lock contentions/event, {m.Threads} pool threads, GC pauses {Median(m.GcPause):P0} of wall time, GCs gen0/1/2 {m.Collections[0]}/{m.Collections[1]}/{m.Collections[2]} in all rounds, JIT {m.JitTime.TotalMilliseconds:0} ms for {m.JitMethods} methods in all rounds; rates {string.Join(" ", m.Rates.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))}"));
             }
 
             // A variant (engine-webhook~d64) is compared with what its scenario is compared with.
@@ -139,6 +139,7 @@ internal static class QuickRunner
         var pause = GC.GetTotalPauseDuration();
         var gen = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) };
         var workItems = ThreadPool.CompletedWorkItemCount;
+        var contentions = Monitor.LockContentionCount;
         var jitTime = System.Runtime.JitInfo.GetCompilationTime();
         var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
         Allocations?.Start();
@@ -158,6 +159,8 @@ internal static class QuickRunner
         m.Bytes.Add((double)bytes / events);
         m.Cpu.Add((process.TotalProcessorTime - cpu).TotalMicroseconds / events);
         m.WorkItems.Add((double)(ThreadPool.CompletedWorkItemCount - workItems) / events);
+        m.Contentions.Add((double)(Monitor.LockContentionCount - contentions) / events);
+        m.Threads = Math.Max(m.Threads, ThreadPool.ThreadCount);
         m.GcPause.Add((GC.GetTotalPauseDuration() - pause) / elapsed);
         m.JitTime += System.Runtime.JitInfo.GetCompilationTime() - jitTime;
         m.JitMethods += System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods;
@@ -211,6 +214,12 @@ internal static class QuickRunner
         public List<double> Bytes { get; } = [];
 
         public List<double> Cpu { get; } = [];
+
+        /// <summary>Monitor and <see cref="Lock"/> contentions per event (each one a spin, maybe a kernel wait).</summary>
+        public List<double> Contentions { get; } = [];
+
+        /// <summary>The most thread-pool threads seen at the end of a round.</summary>
+        public int Threads { get; set; }
 
         public List<double> WorkItems { get; } = [];
 
