@@ -89,6 +89,55 @@ public sealed class TimeDependentDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_HalfOpenProbeAnswered410_CircuitClosesAndNextDeliveryGoesOutAtOnce()
+    {
+        // A 410 is an answer, so the URL is up: the probe is over and the circuit closed. Were it left half-open with
+        // the probe "out", every other delivery to the URL would be put off until WebhookOptions.Timeout passed.
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = n switch { <= 2 => 500, 3 => 410, _ => 200 };
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 2;
+                w.CircuitBreakDuration = TimeSpan.FromSeconds(30);
+            },
+            time: time,
+            retry: TestWebhooks.FastRetry(1));
+        var gone = await host.SubscribeWebhookAsync(receiver.Url);
+        for (var i = 1; i <= 2; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+            await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, i, Wait);
+        }
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(3));
+        await host.Outcomes.WaitAsync(o => o.Latest.Any(d => d.Status == DeliveryStatus.Pending && d.LastError!.Contains("Circuit open")), Wait);
+        var other = await host.Subscriptions.AddAsync(new Subscription
+        {
+            EventTypes = ["user.*"],
+            Channel = "webhook",
+            Address = receiver.Url, // the same URL, so the same circuit
+            Secrets = [new SubscriptionSecret(TestWebhooks.VectorSecret)],
+        });
+
+        time.Advance(TimeSpan.FromSeconds(36)); // the break (30 s) and the deferral's jitter: the deferred delivery probes
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 3, Wait);
+        (await host.Subscriptions.GetAsync(gone.Id))!.Enabled.Should().BeFalse("410 Gone disables the subscription");
+
+        // No time passes: the probe's 410 must have closed the circuit for this delivery to go out now.
+        await host.Publisher.PublishAsync(NotificationEvent.FromJson("user.login", "{}"));
+        await host.Outcomes.WaitAsync(o => o.Latest.Any(d => d.SubscriptionId == other.Id && (d.Status == DeliveryStatus.Succeeded || d.LastError is not null)), Wait);
+        var delivered = host.Outcomes.Latest.Single(d => d.SubscriptionId == other.Id);
+        delivered.Status.Should().Be(DeliveryStatus.Succeeded, $"the circuit closed on the 410 (last error: {delivered.LastError})");
+        receiver.Requests.Should().HaveCount(4);
+    }
+
+    [Fact]
     public async Task Publish_CircuitOpenOnOneUrl_OtherUrlOnSameHostStillDelivered()
     {
         // Many receivers share a host (integration platforms): one subscriber's dead hook must not trip another's.
