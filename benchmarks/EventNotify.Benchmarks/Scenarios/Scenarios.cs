@@ -61,6 +61,7 @@ internal static class ScenarioCatalog
                 case 'r': b.Services.Configure<EventNotifyOptions>(o => o.RouteQueueCapacity = v); break;
                 case 'd': b.Services.Configure<EventNotifyOptions>(o => o.DeliveryQueueCapacity = v); break;
                 case 'c': b.Services.Configure<EventNotifyOptions>(o => o.RouterConcurrency = v); break;
+                case 'w': b.Services.Configure<EventNotifyOptions>(o => o.Concurrency = v); break;
             }
         }
     };
