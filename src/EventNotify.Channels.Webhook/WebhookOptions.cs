@@ -64,7 +64,10 @@ public sealed class WebhookOptions
     /// <summary>
     /// The most attempts in flight at once to one host and port (every URL on it: a server that hangs hangs all its
     /// paths), so a receiver that hangs holds only part of the channel's workers and deliveries to other receivers go
-    /// on. A delivery that finds its host at the cap waits for a slot (up to a second) only while the host's recent answer
+    /// on. A host earns the cap by answering: it starts with one attempt in flight, each answer adds one up to the cap,
+    /// each attempt without an answer (timeout, connection failure) takes one away down to one, so a receiver that never
+    /// answers holds a single worker. A delivery that finds its host at the cap waits for a slot (up to a second, and
+    /// only while slots keep coming free) only while the host's recent answer
     /// times promise one within 50 ms; otherwise, or if the host stays that busy, it is deferred (not counted as an
     /// attempt) to a turn of its own at the host's pace, at least a second later, and its worker goes on with other
     /// receivers' deliveries.

@@ -4,11 +4,16 @@ namespace EventNotify.Webhooks;
 
 /// <summary>
 /// Caps the attempts in flight to one endpoint (host and port), so a receiver that accepts connections and never
-/// answers holds at most <see cref="Limit"/> of the channel's workers (until <see cref="WebhookOptions.Timeout"/> cuts them) and the
-/// rest keep delivering to healthy receivers. A worker that finds the endpoint at its cap waits up to
-/// <see cref="SlotWait"/> for a slot (a fast endpoint frees one within milliseconds, so a busy but healthy endpoint
-/// keeps all its capacity); if none frees up in that time the endpoint is marked saturated, and until one of its
-/// attempts finishes, further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
+/// answers holds few of the channel's workers (until <see cref="WebhookOptions.Timeout"/> cuts them) and the rest keep
+/// delivering to healthy receivers. The cap is a window that starts at one attempt and opens by one with every answer,
+/// up to <see cref="Limit"/>; an attempt that gets no answer (a timeout, a refused connection) closes it by one again,
+/// down to one. So an endpoint that has never answered holds one worker however many deliveries wait for it (two hung
+/// receivers with the whole cap each held all 16 default workers for a whole Timeout, a trial found), while a healthy
+/// one reaches its full cap within its first few answers.
+/// A worker that finds the endpoint at its cap waits for a slot, but only while slots keep coming free (a fast
+/// endpoint frees one within milliseconds, so a busy but healthy endpoint keeps all its capacity): when none has for
+/// <see cref="StallAfter"/>, or after <see cref="SlotWait"/> in all, the endpoint is marked saturated, and until one of its
+/// attempts finishes further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
 /// A worker waits only while the endpoint's recent answer times promise a slot soon (<see cref="MaxExpectedWait"/>):
 /// a receiver slower than the traffic sent to it but never a second late (100-600 ms per answer) otherwise ended up
 /// with every worker, in flight or waiting, and deliveries to everyone else queued behind it; its surplus is now
@@ -17,8 +22,14 @@ namespace EventNotify.Webhooks;
 /// </summary>
 internal sealed class EndpointSlots(int limit, TimeProvider time)
 {
-    /// <summary>How long a worker waits for a free slot before the endpoint counts as saturated.</summary>
+    /// <summary>The longest a worker waits for a free slot before the endpoint counts as saturated.</summary>
     public static readonly TimeSpan SlotWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a waiting worker goes on waiting while none of the endpoint's slots comes free: past this the endpoint
+    /// counts as saturated (a hung one otherwise kept every worker that met it waiting a whole <see cref="SlotWait"/>).
+    /// </summary>
+    public static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long a delivery to a saturated endpoint is deferred.</summary>
     public static readonly TimeSpan BusyDelay = TimeSpan.FromSeconds(2);
@@ -45,7 +56,10 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     public const int TrustedAfter = 4;
 
     /// <summary>Attempts in flight to <paramref name="endpoint"/> now (for tests and diagnostics).</summary>
-    public int InFlight(string endpoint) => _gates.TryGetValue(endpoint, out var gate) ? Limit - gate.Semaphore.CurrentCount : 0;
+    public int InFlight(string endpoint) => _gates.TryGetValue(endpoint, out var gate) ? Volatile.Read(ref gate.Window) - gate.Semaphore.CurrentCount : 0;
+
+    /// <summary>How many attempts <paramref name="endpoint"/> may have in flight now: its window (for tests and diagnostics).</summary>
+    public int Window(string endpoint) => _gates.TryGetValue(endpoint, out var gate) ? Volatile.Read(ref gate.Window) : 1;
 
     /// <summary>
     /// Takes a slot for one attempt to <paramref name="endpoint"/>: the returned gate must be given to
@@ -66,7 +80,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         }
 
         var place = Interlocked.Increment(ref gate.Waiters);
-        if (Volatile.Read(ref gate.Answers) >= Limit + TrustedAfter && Volatile.Read(ref gate.AverageTicks) / Limit * place > MaxExpectedWait.Ticks)
+        if (Volatile.Read(ref gate.Answers) >= Limit + TrustedAfter && Volatile.Read(ref gate.AverageTicks) / Volatile.Read(ref gate.Window) * place > MaxExpectedWait.Ticks)
         {
             Interlocked.Decrement(ref gate.Waiters);
             return null; // no slot soon at this endpoint's pace: this worker goes on with other deliveries
@@ -84,23 +98,34 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
 
     private async ValueTask<Gate?> WaitForSlotAsync(Gate gate, CancellationToken cancellationToken)
     {
-        using var wait = new CancellationTokenSource(SlotWait, time);
-        using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
-        try
+        var started = time.GetTimestamp();
+        while (true)
         {
-            await gate.Semaphore.WaitAsync(wait.Token).ConfigureAwait(false);
-            return gate;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Volatile.Write(ref gate.Saturated, true);
-            return null;
-        }
-        catch (OperationCanceledException)
-        {
-            // The caller's token (the attempt's timeout, or shutdown) fired while waiting: nothing was sent, so this is
-            // a deferral, never a timed-out attempt.
-            return null;
+            var left = SlotWait - time.GetElapsedTime(started);
+            var progress = Volatile.Read(ref gate.Progress);
+            using var wait = new CancellationTokenSource(left < StallAfter ? left : StallAfter, time);
+            using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+            try
+            {
+                await gate.Semaphore.WaitAsync(wait.Token).ConfigureAwait(false);
+                return gate;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (Volatile.Read(ref gate.Progress) != progress && time.GetElapsedTime(started) < SlotWait)
+                {
+                    continue; // slots came free meanwhile (to other waiters): the endpoint is answering, so wait on
+                }
+
+                Volatile.Write(ref gate.Saturated, true);
+                return null;
+            }
+            catch (OperationCanceledException)
+            {
+                // The caller's token (the attempt's timeout, or shutdown) fired while waiting: nothing was sent, so this is
+                // a deferral, never a timed-out attempt.
+                return null;
+            }
         }
     }
 
@@ -121,7 +146,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             return BusyDelay;
         }
 
-        var interval = Math.Max(1, average / Limit);
+        var interval = Math.Max(1, average / Volatile.Read(ref gate.Window)); // one slot's share: slots free up this often
         var now = time.GetUtcNow().UtcTicks;
         var earliest = now + FirstTurn.Ticks;
         long current, next;
@@ -151,7 +176,8 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     /// <summary>
     /// Gives back the slot taken by <see cref="EnterAsync"/> after <paramref name="held"/>: the attempt is over, so the
     /// endpoint is no longer saturated; when the endpoint <paramref name="answered"/> (an HTTP status), the time joins its
-    /// average answer time.
+    /// average answer time and its window opens by one (up to <see cref="Limit"/>); when it did not, the window closes by
+    /// one (down to one attempt), the slot with it.
     /// </summary>
     public static void Release(Gate gate, TimeSpan held, bool answered = true)
     {
@@ -165,8 +191,28 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             Volatile.Write(ref gate.AverageTicks, average + ((held.Ticks - average) / Math.Min(counted, TrustedAfter)));
         }
 
-        Volatile.Write(ref gate.Saturated, false);
-        gate.Semaphore.Release();
+        // Slots given back: this one, one more when the window opens, none when it closes (this slot goes with it).
+        var slots = 1;
+        lock (gate)
+        {
+            if (answered && gate.Window < gate.Limit)
+            {
+                Volatile.Write(ref gate.Window, gate.Window + 1);
+                slots = 2;
+            }
+            else if (!answered && gate.Window > 1)
+            {
+                Volatile.Write(ref gate.Window, gate.Window - 1);
+                slots = 0;
+            }
+        }
+
+        if (slots > 0)
+        {
+            Interlocked.Increment(ref gate.Progress);
+            Volatile.Write(ref gate.Saturated, false);
+            gate.Semaphore.Release(slots);
+        }
     }
 
     private Gate GateOf(string endpoint)
@@ -182,7 +228,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             // gate a moment before can let the cap be exceeded once, briefly).
             foreach (var (key, g) in _gates)
             {
-                if (g.Semaphore.CurrentCount == Limit)
+                if (g.Semaphore.CurrentCount == Volatile.Read(ref g.Window))
                 {
                     _gates.TryRemove(new KeyValuePair<string, Gate>(key, g));
                 }
@@ -197,7 +243,14 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     {
         public readonly int Limit = limit;
 
-        public readonly SemaphoreSlim Semaphore = new(limit, limit);
+        /// <summary>Free slots: <see cref="Window"/> less the attempts in flight.</summary>
+        public readonly SemaphoreSlim Semaphore = new(1, limit);
+
+        /// <summary>How many attempts may be in flight now, 1 to <see cref="Limit"/> (changed under the gate's lock).</summary>
+        public int Window = 1;
+
+        /// <summary>Counts the slots given back: a waiter that sees it move knows the endpoint is answering.</summary>
+        public int Progress;
 
         public bool Saturated;
 

@@ -342,13 +342,15 @@ public sealed class WebhookDeliveryTests
         await using var hung = await WebhookReceiver.StartAsync();
         hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct); // never answers
         await using var healthy = await WebhookReceiver.StartAsync();
-        // The per-endpoint cap is as large as the pool here, so both workers can meet the hung endpoint at once: what
-        // frees them is the timeout and then the circuit breaker.
+        // The per-endpoint cap is as large as the pool here: what keeps a worker for the healthy endpoint is that one
+        // that has not answered gets one attempt at a time; what ends each hung attempt is the timeout. The circuit
+        // breaker is kept out of it (it would put the last hung delivery off for its 30 s break).
         await using var host = await TestWebhooks.StartAsync(
             w =>
             {
                 w.Timeout = TimeSpan.FromSeconds(1);
                 w.MaxConcurrencyPerEndpoint = 2;
+                w.CircuitBreakerThreshold = 100;
             },
             o => o.Channel("webhook").Concurrency = 2,
             retry: TestWebhooks.FastRetry(1));
@@ -361,14 +363,46 @@ public sealed class WebhookDeliveryTests
             await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
         }
 
-        // Every healthy delivery lands although both workers keep meeting the hung endpoint: each hung attempt is cut
-        // at the 1 s timeout, and once the circuit opens the hung endpoint is not even connected to.
         await healthy.WaitForRequestsAsync(6, TimeSpan.FromSeconds(20));
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 6, Wait);
         started.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(15));
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 6, Wait);
         host.Outcomes.Attempts.Where(a => a.Outcome != AttemptOutcome.Succeeded)
-            .Should().AllSatisfy(a => a.Error.Should().Match(e => e.Contains("Timed out") || e.Contains("Circuit open")));
+            .Should().HaveCount(6).And.AllSatisfy(a => a.Error.Should().Contain("Timed out"));
+    }
+
+    // Found by a trial of misbehaving receivers: with the whole cap from the start, two receivers that accept
+    // connections and never answer held every worker (8 + 8 of 16 by default), and every other receiver waited a whole
+    // Timeout (15 s by default).
+    [Fact]
+    public async Task Publish_TwoHungEndpointsBesideHealthyOne_EachHoldsOneWorkerAndHealthyDeliveriesLand()
+    {
+        await using var healthy = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(
+            w =>
+            {
+                w.Timeout = TimeSpan.FromMinutes(2); // only the window can keep a worker free within the test
+                w.MaxConcurrencyPerEndpoint = 2;
+            },
+            o => o.Channel("webhook").Concurrency = 3,
+            retry: TestWebhooks.FastRetry(1));
+        await using var first = await WebhookReceiver.StartAsync(); // disposed first: its open requests end before the host stops
+        await using var second = await WebhookReceiver.StartAsync();
+        first.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct);
+        second.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct);
+        await host.SubscribeWebhookAsync(first.Url);
+        await host.SubscribeWebhookAsync(second.Url);
+        await host.SubscribeWebhookAsync(healthy.Url);
+
+        for (var i = 0; i < 6; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        await healthy.WaitForRequestsAsync(6, TimeSpan.FromSeconds(30));
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 6, Wait);
+        first.Requests.Should().HaveCount(1, "an endpoint that has not answered gets one attempt at a time");
+        second.Requests.Should().HaveCount(1);
     }
 
     [Fact]
@@ -397,7 +431,7 @@ public sealed class WebhookDeliveryTests
         // Without the cap all four workers would sit in the hung endpoint for two minutes after its first four deliveries.
         await healthy.WaitForRequestsAsync(12, TimeSpan.FromSeconds(30));
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 12, Wait);
-        hung.Requests.Should().HaveCount(2, "no more than MaxConcurrencyPerEndpoint attempts reach an endpoint that has not answered");
+        hung.Requests.Should().HaveCount(1, "an endpoint that has not answered gets one attempt at a time");
         host.Outcomes.Latest.Where(d => d.Status == DeliveryStatus.DeadLettered).Should().BeEmpty("a busy endpoint defers its deliveries; it does not use up their attempts");
     }
 
@@ -423,7 +457,7 @@ public sealed class WebhookDeliveryTests
 
         // Per URL, the two tenants' URLs would take two workers each: all four held for two minutes.
         await healthy.WaitForRequestsAsync(12, TimeSpan.FromSeconds(30));
-        hung.Requests.Should().HaveCount(2, "one cap for the host, whichever of its URLs");
+        hung.Requests.Should().HaveCount(1, "one window for the host, whichever of its URLs (per URL, each would get one)");
     }
 
     [Fact]

@@ -11,6 +11,7 @@ public sealed class EndpointSlotsTests
     public async Task EnterAsync_BelowLimit_TakesSlotAtOnce()
     {
         var slots = new EndpointSlots(2, _time);
+        await AnswerAsync(slots, 1, TimeSpan.FromMilliseconds(5)); // one answer opens the window to the limit of 2
 
         var first = slots.EnterAsync(Endpoint, default);
         var second = slots.EnterAsync(Endpoint, default);
@@ -19,6 +20,91 @@ public sealed class EndpointSlotsTests
         second.IsCompletedSuccessfully.Should().BeTrue();
         (await first).Should().NotBeNull();
         slots.InFlight(Endpoint).Should().Be(2);
+    }
+
+    // Found by a trial of misbehaving receivers: with the whole cap (8) from the start, two receivers that accept
+    // connections and never answer held all 16 default workers, and every other receiver waited a whole Timeout.
+    [Fact]
+    public async Task EnterAsync_EndpointThatHasNotAnswered_GetsOneSlotAndTheWindowOpensByOnePerAnswer()
+    {
+        var slots = new EndpointSlots(4, _time);
+
+        var first = await slots.EnterAsync(Endpoint, default);
+        var second = slots.EnterAsync(Endpoint, default).AsTask();
+
+        first.Should().NotBeNull();
+        second.IsCompleted.Should().BeFalse("until the endpoint answers, one attempt at a time");
+        slots.Window(Endpoint).Should().Be(1);
+        EndpointSlots.Release(first!, TimeSpan.FromMilliseconds(5));
+        var secondGate = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        secondGate.Should().NotBeNull();
+        slots.Window(Endpoint).Should().Be(2, "each answer opens one more slot");
+        var third = await slots.EnterAsync(Endpoint, default);
+        third.Should().NotBeNull();
+        slots.InFlight(Endpoint).Should().Be(2);
+        EndpointSlots.Release(secondGate!, TimeSpan.FromMilliseconds(5));
+        EndpointSlots.Release(third!, TimeSpan.FromMilliseconds(5));
+
+        await AnswerAsync(slots, 5, TimeSpan.FromMilliseconds(5));
+        slots.Window(Endpoint).Should().Be(4, "never past the limit");
+    }
+
+    [Fact]
+    public async Task Release_NotAnswered_ClosesTheWindowByOneDownToOne()
+    {
+        var slots = new EndpointSlots(4, _time);
+        await AnswerAsync(slots, 3, TimeSpan.FromMilliseconds(5));
+        var held = new List<EndpointSlots.Gate>();
+        for (var i = 0; i < 4; i++)
+        {
+            held.Add((await slots.EnterAsync(Endpoint, default))!);
+        }
+
+        foreach (var gate in held)
+        {
+            EndpointSlots.Release(gate, TimeSpan.FromSeconds(15), answered: false); // four timeouts
+        }
+
+        slots.Window(Endpoint).Should().Be(1);
+        slots.InFlight(Endpoint).Should().Be(0);
+        (await slots.EnterAsync(Endpoint, default)).Should().NotBeNull();
+        var second = slots.EnterAsync(Endpoint, default);
+        second.IsCompleted.Should().BeFalse("one slot again until the endpoint answers");
+    }
+
+    [Fact]
+    public async Task EnterAsync_WaitingWhileNoSlotComesFree_SaturatedAfterStallAfterNotTheWholeSlotWait()
+    {
+        var slots = new EndpointSlots(2, _time);
+        var held = await slots.EnterAsync(Endpoint, default); // hung: never released
+
+        var waiting = slots.EnterAsync(Endpoint, default).AsTask();
+        _time.Advance(EndpointSlots.StallAfter);
+
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Should().BeNull("nothing came free for StallAfter: the worker goes on");
+        var next = slots.EnterAsync(Endpoint, default);
+        next.IsCompletedSuccessfully.Should().BeTrue("saturated: deferred at once");
+        (await next).Should().BeNull();
+        EndpointSlots.Release(held!, TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task EnterAsync_WaitingWhileSlotsComeFreeToOthers_GoesOnWaitingUpToSlotWait()
+    {
+        var slots = new EndpointSlots(1, _time);
+        var held = await slots.EnterAsync(Endpoint, default);
+        var first = slots.EnterAsync(Endpoint, default).AsTask();
+        var second = slots.EnterAsync(Endpoint, default).AsTask();
+
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        EndpointSlots.Release(held!, TimeSpan.FromMilliseconds(200)); // to one of the waiters
+        var served = await Task.WhenAny(first, second).WaitAsync(TimeSpan.FromSeconds(10));
+        var other = served == first ? second : first;
+        _time.Advance(TimeSpan.FromMilliseconds(200)); // past StallAfter since it began waiting, but a slot came free meanwhile
+
+        other.IsCompleted.Should().BeFalse("the endpoint is answering: the waiter goes on waiting");
+        EndpointSlots.Release((await served)!, TimeSpan.FromMilliseconds(200));
+        (await other.WaitAsync(TimeSpan.FromSeconds(10))).Should().NotBeNull();
     }
 
     [Fact]
@@ -164,7 +250,9 @@ public sealed class EndpointSlotsTests
 
         EndpointSlots.Release((await slots.EnterAsync(Endpoint, default))!, TimeSpan.FromSeconds(15), answered: false);
 
-        slots.DeferralFor(Endpoint).Should().Be(TimeSpan.FromMilliseconds(1001), "the timeout is not the host's answer time");
+        slots.Window(Endpoint).Should().Be(7, "an attempt without an answer closes the window by one");
+        slots.DeferralFor(Endpoint).Should().Be(
+            TimeSpan.FromSeconds(1) + TimeSpan.FromTicks(TimeSpan.FromMilliseconds(8).Ticks / 7), "still 8 ms per answer, now shared by 7 slots: the timeout is not the host's answer time");
     }
 
     [Fact]
