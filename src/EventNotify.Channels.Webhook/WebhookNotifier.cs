@@ -391,7 +391,9 @@ internal sealed class WebhookNotifier : INotifier
             var client = Client();
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
-            var text = await ReadStartAsync(response, linked.Token).ConfigureAwait(false);
+            // The status decides the outcome: a body that trickles in past the timeout costs only its text (a 2xx
+            // answer recorded as a timeout was sent again, a duplicate, while one whose body broke off counted as done).
+            var text = await ReadStartAsync(response, linked, cancellationToken).ConfigureAwait(false);
             Log.Answered(_logger, notification.DeliveryId, endpoint, status, _time.GetElapsedTime(started).TotalMilliseconds);
             if (status is >= 200 and <= 299)
             {
@@ -422,7 +424,7 @@ internal sealed class WebhookNotifier : INotifier
         }
         catch (HttpRequestException ex)
         {
-            var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}";
+            var error = $"Connection failed ({ex.HttpRequestError}): {ex.Message}{Causes(ex)}";
             Log.Failed(_logger, notification.DeliveryId, endpoint, error);
             return DeliveryResult.Transient(error, ex.StatusCode is { } code ? (int)code : null);
         }
@@ -507,7 +509,13 @@ internal sealed class WebhookNotifier : INotifier
 
     private sealed record CachedClient(HttpClient Client, long Taken);
 
-    private async ValueTask<string?> ReadStartAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first <see cref="WebhookOptions.MaxResponseBytes"/> of the answer's body as text, for the attempt record:
+    /// cut at a character boundary, with control characters other than tab and line breaks replaced by U+FFFD (a
+    /// receiver's NULs or terminal escape sequences are not kept for an admin screen or a log to show raw). What has
+    /// arrived when the attempt's timeout fires is kept; only the caller's token (shutdown) ends the read with an error.
+    /// </summary>
+    private async ValueTask<string?> ReadStartAsync(HttpResponseMessage response, CancellationTokenSource timeout, CancellationToken callerToken)
     {
         if (_options.MaxResponseBytes == 0)
         {
@@ -522,15 +530,15 @@ internal sealed class WebhookNotifier : INotifier
 
         // Pooled: a fresh buffer of MaxResponseBytes per attempt would be most of the channel's allocations.
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(_options.MaxResponseBytes);
+        var total = 0;
         try
         {
-            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
-                var total = 0;
                 while (total < _options.MaxResponseBytes)
                 {
-                    var n = await stream.ReadAsync(buffer.AsMemory(total, _options.MaxResponseBytes - total), cancellationToken).ConfigureAwait(false);
+                    var n = await stream.ReadAsync(buffer.AsMemory(total, _options.MaxResponseBytes - total), timeout.Token).ConfigureAwait(false);
                     if (n == 0)
                     {
                         break;
@@ -538,13 +546,17 @@ internal sealed class WebhookNotifier : INotifier
 
                     total += n;
                 }
-
-                return total == 0 ? null : Encoding.UTF8.GetString(buffer, 0, total);
             }
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException
+            || (ex is OperationCanceledException && timeout.IsCancellationRequested && !callerToken.IsCancellationRequested))
         {
-            return null; // the status decides the outcome; a broken body only loses the diagnostic text
+            // The status decides the outcome; a broken or slow body only loses the rest of the diagnostic text.
+        }
+
+        try
+        {
+            return total == 0 ? null : ResponseText(buffer.AsSpan(0, total), cut: total == _options.MaxResponseBytes);
         }
         finally
         {
@@ -552,9 +564,54 @@ internal sealed class WebhookNotifier : INotifier
         }
     }
 
+    /// <summary>The kept bytes as text: a character cut by the byte limit dropped, control characters replaced.</summary>
+    internal static string ResponseText(ReadOnlySpan<byte> bytes, bool cut)
+    {
+        if (cut)
+        {
+            // Back up over the start of a multi-byte character whose end fell past the limit (at most 3 bytes).
+            var end = bytes.Length;
+            for (var i = 1; i <= 3 && i <= bytes.Length; i++)
+            {
+                var b = bytes[^i];
+                if ((b & 0xC0) != 0x80)
+                {
+                    var needed = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+                    if (needed > i)
+                    {
+                        end = bytes.Length - i;
+                    }
+
+                    break;
+                }
+            }
+
+            bytes = bytes[..end];
+        }
+
+        var text = Encoding.UTF8.GetString(bytes);
+        return text.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && text.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') < 0
+            ? text
+            : string.Create(text.Length, text, static (span, source) =>
+            {
+                for (var i = 0; i < span.Length; i++)
+                {
+                    var c = source[i];
+                    span[i] = char.IsControl(c) && c is not ('\t' or '\n' or '\r') ? '\uFFFD' : c;
+                }
+            });
+    }
+
     private TimeSpan? RetryAfter(HttpResponseMessage response)
     {
         var header = response.Headers.RetryAfter;
+        if (header is null && response.Headers.NonValidated.TryGetValues("Retry-After", out var raw)
+            && raw.Count == 1 && raw.ToString().Trim() is { Length: > 0 } digits && digits.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
+        {
+            // More seconds than .NET parses (past int.MaxValue): longer than any limit, so the schedule's MaxRetryAfter applies.
+            return TimeSpan.MaxValue;
+        }
+
         if (header?.Delta is { } delta)
         {
             return delta < TimeSpan.Zero ? null : delta;
@@ -567,6 +624,21 @@ internal sealed class WebhookNotifier : INotifier
         }
 
         return null;
+    }
+
+    /// <summary>The inner exceptions' messages (the reset or refusal behind "An error occurred while sending the request.").</summary>
+    private static string Causes(Exception ex)
+    {
+        var causes = new StringBuilder();
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (!string.IsNullOrEmpty(inner.Message) && !ex.Message.Contains(inner.Message, StringComparison.Ordinal))
+            {
+                causes.Append(" (").Append(inner.Message).Append(')');
+            }
+        }
+
+        return causes.ToString();
     }
 
     private static WebhookAddressRefusedException? FindRefusal(Exception? ex)

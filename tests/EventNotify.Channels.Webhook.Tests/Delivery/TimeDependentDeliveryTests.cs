@@ -53,6 +53,29 @@ public sealed class TimeDependentDeliveryTests
     }
 
     [Fact]
+    public async Task Publish_RetryAfterTooLargeToParse_WaitsTheLongestTheScheduleAllows()
+    {
+        // More seconds than .NET's header parser takes (past int.MaxValue): it was treated as absent, a retry in 5 s.
+        var time = Clock();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (n, _, ctx, _) =>
+        {
+            ctx.Response.StatusCode = 429;
+            ctx.Response.Headers.RetryAfter = "99999999999999";
+            return Task.CompletedTask;
+        };
+        var retry = RetryOptions.WebhookDefault();
+        await using var host = await TestWebhooks.StartAsync(time: time, retry: retry);
+        await host.SubscribeWebhookAsync(receiver.Url);
+        var publishedAt = time.GetUtcNow();
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitAsync(o => o.Attempts.Count == 1, Wait);
+        host.Outcomes.Latest.Single().NextAttemptAt.Should().Be(publishedAt + retry.MaxRetryAfter);
+    }
+
+    [Fact]
     public async Task Publish_AfterThresholdFailures_CircuitOpenSkipsEndpointUntilBreakEnds()
     {
         var time = Clock();

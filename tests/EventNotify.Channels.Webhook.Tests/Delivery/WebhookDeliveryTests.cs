@@ -207,6 +207,51 @@ public sealed class WebhookDeliveryTests
         host.Outcomes.Attempts.Single().Response.Should().HaveLength(expected);
     }
 
+    // Found by a trial of misbehaving receivers: a 200 whose body trickled in was recorded as a timeout and sent again
+    // (a duplicate for a receiver that had accepted it), while a 200 whose body broke off counted as done.
+    [Fact]
+    public async Task Publish_2xxWhoseBodyTricklesPastTheTimeout_SucceedsWithWhatArrived()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = async (_, _, ctx, ct) =>
+        {
+            ctx.Response.StatusCode = 200;
+            await ctx.Response.WriteAsync("accepted", ct);
+            await ctx.Response.Body.FlushAsync(ct);
+            await new TaskCompletionSource().Task.WaitAsync(ct); // the rest never comes
+        };
+        await using var host = await TestWebhooks.StartAsync(w => w.Timeout = TimeSpan.FromSeconds(1), retry: TestWebhooks.FastRetry(3));
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait);
+        var attempt = host.Outcomes.Attempts.Single();
+        attempt.StatusCode.Should().Be(200);
+        attempt.Response.Should().Be("accepted");
+        receiver.Requests.Should().ContainSingle("an answered attempt is not sent again");
+    }
+
+    [Fact]
+    public async Task Publish_ConnectionDroppedBeforeTheAnswer_ErrorNamesTheCause()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = (_, _, ctx, _) =>
+        {
+            ctx.Abort(); // no status line: the connection just ends
+            return Task.CompletedTask;
+        };
+        await using var host = await TestWebhooks.StartAsync(retry: TestWebhooks.FastRetry(1));
+        await host.SubscribeWebhookAsync(receiver.Url);
+
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid());
+
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
+        var error = host.Outcomes.Attempts.Single().Error;
+        error.Should().StartWith("Connection failed (");
+        error.Should().MatchRegex(@"sending the request\. \(.+\)$", "the generic HttpClient message is followed by what actually happened");
+    }
+
     [Fact]
     public async Task Publish_CloudEventsFormat_SendsStructuredCloudEvent()
     {

@@ -99,4 +99,21 @@ public sealed class WebhookPayloadTests
         json.RootElement.GetProperty("type").GetString().Should().Be("order.paid");
         json.RootElement.GetProperty("region").GetString().Should().Be("eu");
     }
+
+    [Theory]
+    [InlineData("ok\u0000\u001b[31mred\u0007", "ok\uFFFD\uFFFD[31mred\uFFFD")]
+    [InlineData("line 1\r\nline 2\tend", "line 1\r\nline 2\tend")]
+    [InlineData("caf\u00e9 \u0085next", "caf\u00e9 \uFFFDnext")]
+    public void ResponseText_ControlCharacters_ReplacedButLineBreaksAndTabsKept(string body, string kept) =>
+        WebhookNotifier.ResponseText(System.Text.Encoding.UTF8.GetBytes(body), cut: false).Should().Be(kept);
+
+    [Fact]
+    public void ResponseText_CutInsideACharacter_DropsTheCutCharacter()
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes("aa\u20ac"); // € is 3 bytes
+        WebhookNotifier.ResponseText(bytes.AsSpan(0, 3), cut: true).Should().Be("aa", "one byte of three was kept");
+        WebhookNotifier.ResponseText(bytes.AsSpan(0, 4), cut: true).Should().Be("aa", "two bytes of three were kept");
+        WebhookNotifier.ResponseText(bytes, cut: true).Should().Be("aa\u20ac", "a whole character at the end is kept");
+        WebhookNotifier.ResponseText(bytes.AsSpan(0, 4), cut: false).Should().Be("aa\uFFFD", "not cut by us: the receiver sent a broken character");
+    }
 }
