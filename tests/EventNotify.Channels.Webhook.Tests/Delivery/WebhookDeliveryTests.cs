@@ -355,10 +355,13 @@ public sealed class WebhookDeliveryTests
         // The notifier reuses the timeout source of an attempt that ended without cancellation (on the system clock;
         // a FakeTimeProvider's sources cannot be reset, hence real time here). A reused source must be armed again, or
         // a hang after answered attempts would only end at the engine's attempt timeout, 2 s later.
+        // Hangs from when the test says so, not from a request number: under load a first answer can take longer than the
+        // 1 s timeout, and its retry is let through (3 attempts), so the answered attempts are not lost to the count.
+        var hanging = 0;
         await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = (n, _, ctx, ct) =>
+        receiver.Respond = (_, _, ctx, ct) =>
         {
-            if (n > 3)
+            if (Volatile.Read(ref hanging) == 1)
             {
                 return new TaskCompletionSource().Task.WaitAsync(ct); // never answers
             }
@@ -366,7 +369,7 @@ public sealed class WebhookDeliveryTests
             ctx.Response.StatusCode = 204;
             return Task.CompletedTask;
         };
-        await using var host = await TestWebhooks.StartAsync(w => w.Timeout = TimeSpan.FromSeconds(1), o => o.Channel("webhook").Concurrency = 1, retry: TestWebhooks.FastRetry(1));
+        await using var host = await TestWebhooks.StartAsync(w => w.Timeout = TimeSpan.FromSeconds(1), o => o.Channel("webhook").Concurrency = 1, retry: TestWebhooks.FastRetry(3));
         await host.SubscribeWebhookAsync(receiver.Url);
         for (var i = 1; i <= 3; i++)
         {
@@ -374,11 +377,13 @@ public sealed class WebhookDeliveryTests
             await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, i, Wait);
         }
 
+        Volatile.Write(ref hanging, 1);
         await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(4));
 
         await host.Outcomes.WaitForStatusAsync(DeliveryStatus.DeadLettered, 1, Wait);
-        host.Outcomes.Attempts.Should().ContainSingle(a => a.Outcome != AttemptOutcome.Succeeded)
-            .Which.Error.Should().Be("Timed out after 1 s (WebhookOptions.Timeout).");
+        var hung = host.Outcomes.Latest.Single(d => d.Status == DeliveryStatus.DeadLettered).Id;
+        host.Outcomes.Attempts.Where(a => a.DeliveryId == hung).Should().HaveCount(3)
+            .And.AllSatisfy(a => a.Error.Should().Be("Timed out after 1 s (WebhookOptions.Timeout)."));
     }
 
     [Fact]
