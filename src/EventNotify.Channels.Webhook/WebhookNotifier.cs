@@ -183,7 +183,7 @@ internal sealed class WebhookNotifier : INotifier
 
             _metrics.Refused("endpoint_busy");
             return DeliveryResult.Deferred(
-                $"Host {endpoint} already has {_slots.Limit} attempts in flight that have not answered (WebhookOptions.MaxConcurrencyPerEndpoint, per host and port), and at its pace none frees up soon: not attempted.",
+                $"Host {endpoint} already has {_slots.InFlight(endpoint)} attempt(s) in flight, as many as it may have now ({_slots.Window(endpoint)} of WebhookOptions.MaxConcurrencyPerEndpoint {_slots.Limit}, per host and port; a host earns more by answering), and none is expected to free up soon: not attempted.",
                 _slots.DeferralFor(endpoint));
         }
 
