@@ -80,14 +80,7 @@ public sealed class TimeDependentDeliveryTests
     {
         var time = Clock();
         await using var receiver = await AlwaysFailingReceiverAsync();
-        await using var host = await TestWebhooks.StartAsync(
-            w =>
-            {
-                w.CircuitBreakerThreshold = 2;
-                w.CircuitBreakDuration = TimeSpan.FromSeconds(30);
-            },
-            time: time,
-            retry: TestWebhooks.FastRetry(1));
+        await using var host = await StartWithCircuitBreakerAsync(time);
         await host.SubscribeWebhookAsync(receiver.Url);
         using var opened = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "EventNotify", WebhookMetrics.CircuitOpenedName);
 
@@ -123,14 +116,7 @@ public sealed class TimeDependentDeliveryTests
             ctx.Response.StatusCode = n switch { <= 2 => 500, 3 => 410, _ => 200 };
             return Task.CompletedTask;
         };
-        await using var host = await TestWebhooks.StartAsync(
-            w =>
-            {
-                w.CircuitBreakerThreshold = 2;
-                w.CircuitBreakDuration = TimeSpan.FromSeconds(30);
-            },
-            time: time,
-            retry: TestWebhooks.FastRetry(1));
+        await using var host = await StartWithCircuitBreakerAsync(time);
         var gone = await host.SubscribeWebhookAsync(receiver.Url);
         for (var i = 1; i <= 2; i++)
         {
@@ -259,6 +245,17 @@ public sealed class TimeDependentDeliveryTests
     }
 
     /// <summary>Retries every 40 minutes, exactly, up to 10 attempts: the third attempt comes 80 minutes in.</summary>
+    /// <summary>A host whose circuit opens after 2 failures in a row for 30 s; one attempt per delivery.</summary>
+    private static Task<EngineHost> StartWithCircuitBreakerAsync(FakeTimeProvider time) =>
+        TestWebhooks.StartAsync(
+            w =>
+            {
+                w.CircuitBreakerThreshold = 2;
+                w.CircuitBreakDuration = TimeSpan.FromSeconds(30);
+            },
+            time: time,
+            retry: TestWebhooks.FastRetry(1));
+
     private static RetryOptions EveryFortyMinutes() => new() { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
 
     /// <summary>A webhook host that gives an endpoint up after an hour of failures and never opens its circuit.</summary>
