@@ -15,6 +15,8 @@ namespace EventNotify.Webhooks;
 /// twice its last answer time (from <see cref="StallAfter"/> to <see cref="SlotWait"/>; the whole <see cref="SlotWait"/> before
 /// its first answer), or after <see cref="SlotWait"/> in all, the endpoint is marked saturated, and until one of its
 /// attempts finishes further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
+/// Nobody waits at an endpoint whose last finished attempt got no answer either, until it answers again: a receiver
+/// that never answers gives its slot back only when Timeout cuts an attempt, so waiting for that slot only held workers.
 /// A worker waits only while the endpoint's recent answer times promise a slot soon (<see cref="MaxExpectedWait"/>):
 /// a receiver slower than the traffic sent to it but never a second late (100-600 ms per answer) otherwise ended up
 /// with every worker, in flight or waiting, and deliveries to everyone else queued behind it; its surplus is now
@@ -92,7 +94,11 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             return gate;
         }
 
-        if (Volatile.Read(ref gate.Saturated))
+        // Saturated, or its last attempt got no answer: no slot is coming soon. The second: a receiver that never answers
+        // gives its one slot back only when Timeout cuts its attempt, and every worker that met it after that waited a
+        // whole SlotWait before the host counted as saturated again (a trial: a healthy receiver's deliveries held up
+        // 1-2 s after each of a hung receiver's timeouts, until its circuit opened). Waiting resumes with its next answer.
+        if (Volatile.Read(ref gate.Saturated) || Volatile.Read(ref gate.Unanswered))
         {
             return null;
         }
@@ -131,7 +137,7 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                if (Volatile.Read(ref gate.Progress) != progress && time.GetElapsedTime(started) < SlotWait)
+                if (Volatile.Read(ref gate.Progress) != progress && !Volatile.Read(ref gate.Unanswered) && time.GetElapsedTime(started) < SlotWait)
                 {
                     continue; // slots came free meanwhile (to other waiters): the endpoint is answering, so wait on
                 }
@@ -209,6 +215,8 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
             Volatile.Write(ref gate.LastAnswerTicks, Math.Max(1, held.Ticks));
         }
 
+        Volatile.Write(ref gate.Unanswered, !answered);
+
         if (answered && Interlocked.Increment(ref gate.Answers) - gate.Limit is var counted and > 0)
         {
             var average = Volatile.Read(ref gate.AverageTicks);
@@ -280,6 +288,9 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
         public long LastAnswerTicks;
 
         public bool Saturated;
+
+        /// <summary>The last attempt to finish got no answer (a timeout, a refused connection): nobody waits for a slot here.</summary>
+        public bool Unanswered;
 
         public int Waiters;
 

@@ -182,6 +182,42 @@ public sealed class TimeDependentDeliveryTests
         receiver.Requests.Count(r => r.Path.EndsWith("/alive", StringComparison.Ordinal)).Should().Be(1);
     }
 
+    // Found by a trial of the window: after each Timeout of a receiver that never answered, the worker that met its next
+    // delivery waited a whole SlotWait (on this clock: for ever) before the endpoint counted as saturated again, and a
+    // healthy receiver's deliveries waited with it.
+    [Fact]
+    public async Task Publish_AfterAHungEndpointTimesOut_ItsOtherDeliveriesAreDeferredWithoutHoldingAWorker()
+    {
+        var time = Clock();
+        await using var healthy = await WebhookReceiver.StartAsync();
+        await using var host = await TestWebhooks.StartAsync(
+            w => w.Timeout = TimeSpan.FromSeconds(5),
+            o => o.Channel("webhook").Concurrency = 2,
+            time: time,
+            retry: TestWebhooks.FastRetry(10));
+        await using var hung = await WebhookReceiver.StartAsync(); // disposed first: its open requests end before the host stops
+        hung.Respond = (_, _, _, ct) => new TaskCompletionSource().Task.WaitAsync(ct); // accepts, never answers
+        await host.SubscribeWebhookAsync(hung.Url);
+        await host.SubscribeWebhookAsync(healthy.Url);
+        await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(0));
+        await hung.WaitForRequestsAsync(1, Wait);
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 1, Wait); // answered before the clock moves
+        time.Advance(TimeSpan.FromSeconds(5)); // the hung attempt's Timeout: its slot comes back, and the retry takes it
+        await hung.WaitForRequestsAsync(2, Wait);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await host.Publisher.PublishAsync(TestWebhooks.OrderPaid(i));
+        }
+
+        // One worker is in the hung attempt; the other must defer the hung endpoint's deliveries, not wait for its slot.
+        await host.Outcomes.WaitForStatusAsync(DeliveryStatus.Succeeded, 4, Wait);
+        await host.Outcomes.WaitAsync(o => o.Latest.Count(d => d.Status == DeliveryStatus.Pending && d.LastError?.Contains("in flight") == true) == 3, Wait);
+        healthy.Requests.Should().HaveCount(4);
+        hung.Requests.Should().HaveCount(2, "one attempt at a time at an endpoint that has not answered");
+        host.Outcomes.Attempts.Should().HaveCount(5, "four healthy deliveries and the hung one's timeout; a deferral is not an attempt");
+    }
+
     [Fact]
     public async Task Publish_EndpointFailingLongerThanDisableAfter_SubscriptionDisabled()
     {
@@ -244,7 +280,6 @@ public sealed class TimeDependentDeliveryTests
         return receiver;
     }
 
-    /// <summary>Retries every 40 minutes, exactly, up to 10 attempts: the third attempt comes 80 minutes in.</summary>
     /// <summary>A host whose circuit opens after 2 failures in a row for 30 s; one attempt per delivery.</summary>
     private static Task<EngineHost> StartWithCircuitBreakerAsync(FakeTimeProvider time) =>
         TestWebhooks.StartAsync(
@@ -256,6 +291,7 @@ public sealed class TimeDependentDeliveryTests
             time: time,
             retry: TestWebhooks.FastRetry(1));
 
+    /// <summary>Retries every 40 minutes, exactly, up to 10 attempts: the third attempt comes 80 minutes in.</summary>
     private static RetryOptions EveryFortyMinutes() => new() { MaxAttempts = 10, Delays = [TimeSpan.FromMinutes(40)], JitterFactor = 0 };
 
     /// <summary>A webhook host that gives an endpoint up after an hour of failures and never opens its circuit.</summary>
