@@ -66,11 +66,11 @@ public sealed class WebhookOptions
     /// paths), so a receiver that hangs holds only part of the channel's workers and deliveries to other receivers go
     /// on. A host earns the cap by answering: it starts with one attempt in flight, each answer adds one up to the cap,
     /// each attempt without an answer (timeout, connection failure) takes one away down to one, so a receiver that never
-    /// answers holds a single worker. A delivery that finds its host at the cap waits for a slot (up to a second, and
-    /// only while slots keep coming free) only while the host's recent answer
-    /// times promise one within 50 ms; otherwise, or if the host stays that busy, it is deferred (not counted as an
-    /// attempt) to a turn of its own at the host's pace, at least a second later, and its worker goes on with other
-    /// receivers' deliveries.
+    /// answers holds a single worker. A delivery that finds its host with its window full waits for a slot (up to a
+    /// second, and only while slots keep coming free) only while the host's recent answer times promise one within
+    /// 50 ms, and not at all while the host's last finished attempt got no answer; otherwise, or if the host stays that
+    /// busy, it is deferred (not counted as an attempt) to a turn of its own at the host's pace, at least a second
+    /// later, and its worker goes on with other receivers' deliveries.
     /// A receiver that needs more than a second per answer is therefore held to this many at once: raise it (with the
     /// channel's <c>Concurrency</c>) for a known slow or high-volume host. The default value is <see langword="null"/>: half of the webhook
     /// channel's workers (<c>EventNotifyOptions.Channel("webhook").Concurrency</c>, else
