@@ -123,26 +123,44 @@ internal sealed class EndpointSlots(int limit, TimeProvider time)
     private async ValueTask<Gate?> WaitForSlotAsync(Gate gate, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
+        var progress = Volatile.Read(ref gate.Progress);
+        var progressSeenAt = started;
         while (true)
         {
-            var left = SlotWait - time.GetElapsedTime(started);
-            var progress = Volatile.Read(ref gate.Progress);
             var stall = StallFor(gate);
-            using var wait = new CancellationTokenSource(left < stall ? left : stall, time);
-            using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+            var untilStall = stall - time.GetElapsedTime(progressSeenAt);
+            var left = SlotWait - time.GetElapsedTime(started);
+            var wait = untilStall < left ? untilStall : left;
+            using var timer = new CancellationTokenSource(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, time);
+            using var callerCancels = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer);
             try
             {
-                await gate.Semaphore.WaitAsync(wait.Token).ConfigureAwait(false);
+                await gate.Semaphore.WaitAsync(timer.Token).ConfigureAwait(false);
                 return gate;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                if (Volatile.Read(ref gate.Progress) != progress && !Volatile.Read(ref gate.Unanswered) && time.GetElapsedTime(started) < SlotWait)
+                var now = time.GetTimestamp();
+                if (Volatile.Read(ref gate.Progress) is var current && current != progress)
                 {
-                    continue; // slots came free meanwhile (to other waiters): the endpoint is answering, so wait on
+                    progress = current; // slots came free meanwhile (to other waiters)
+                    progressSeenAt = now;
                 }
 
-                Volatile.Write(ref gate.Saturated, true);
+                var answering = !Volatile.Read(ref gate.Unanswered) && time.GetElapsedTime(progressSeenAt, now) < stall;
+                if (answering && time.GetElapsedTime(started, now) < SlotWait)
+                {
+                    continue; // the endpoint is answering: wait on
+                }
+
+                if (!answering)
+                {
+                    Volatile.Write(ref gate.Saturated, true);
+                }
+
+                // Else a second in all, at an endpoint still freeing slots (a fresh one whose window is still opening): only
+                // this delivery goes back. Marking the endpoint saturated put its whole backlog off at once and left its
+                // slots idle (a trial: 100 deliveries to a receiver answering in 300 ms drained in 7.5 s, not 4.5 s).
                 return null;
             }
             catch (OperationCanceledException)
