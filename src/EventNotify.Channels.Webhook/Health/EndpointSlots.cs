@@ -13,8 +13,9 @@ namespace EventNotify.Webhooks;
 /// A worker that finds the endpoint at its cap waits for a slot, but only while slots keep coming free (a fast
 /// endpoint frees one within milliseconds, so a busy but healthy endpoint keeps all its capacity): when none has for
 /// twice its last answer time (from <see cref="StallAfter"/> to <see cref="SlotWait"/>; the whole <see cref="SlotWait"/> before
-/// its first answer), or after <see cref="SlotWait"/> in all, the endpoint is marked saturated, and until one of its
-/// attempts finishes further deliveries to it are deferred at once without waiting (a deferral is not an attempt).
+/// its first answer), the endpoint is marked saturated, and until one of its attempts finishes further deliveries to
+/// it are deferred at once without waiting (a deferral is not an attempt). A worker also stops after
+/// <see cref="SlotWait"/> in all; then, if slots were still coming free, only its own delivery is deferred.
 /// Nobody waits at an endpoint whose last finished attempt got no answer either, until it answers again: a receiver
 /// that never answers gives its slot back only when Timeout cuts an attempt, so waiting for that slot only held workers.
 /// A worker waits only while the endpoint's recent answer times promise a slot soon (<see cref="MaxExpectedWait"/>):
